@@ -1,0 +1,217 @@
+"""Shared fixtures: a small fixture build on disk, the app made from it, and the real server process on loopback.
+
+The fixture build holds a few triples in each named graph (ontology, data, inferred, meta), including one document IRI
+with labels in two languages, so pages, dumps and the endpoint all have something to show. ``live_server`` runs the
+real thing (gunicorn, two workers, ``server:app``) as a separate process; ``live_server_factory`` starts one on any
+build directory and any ``GAISTD_*`` settings (the W3C runner uses it with the protocol test data).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+
+import pytest
+from rdflib import Graph
+
+from gaistd_kg import store as store_mod
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+FIXTURE_BUILD_ID = "fixture-0001"
+FIXTURE_BUILT_AT = 1767225600.0  # 2026-01-01T00:00:00Z, fixed so ETag/Last-Modified are predictable
+DOC_IRI = "https://w3id.org/gaistd/id/document/gb-t-45654-2025"
+ORG_IRI = "https://w3id.org/gaistd/id/org/tc260"
+
+_PREFIXES = """\
+@prefix gaistd:  <https://w3id.org/gaistd/ontology#> .
+@prefix gdoc:    <https://w3id.org/gaistd/id/document/> .
+@prefix gorg:    <https://w3id.org/gaistd/id/org/> .
+@prefix gjur:    <https://w3id.org/gaistd/id/jurisdiction/> .
+@prefix gstatus: <https://w3id.org/gaistd/id/status/> .
+@prefix gsrc:    <https://w3id.org/gaistd/id/source/> .
+@prefix dcterms: <http://purl.org/dc/terms/> .
+@prefix owl:     <http://www.w3.org/2002/07/owl#> .
+@prefix rdfs:    <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos:    <http://www.w3.org/2004/02/skos/core#> .
+@prefix void:    <http://www.w3.org/ns/void#> .
+@prefix xsd:     <http://www.w3.org/2001/XMLSchema#> .
+"""
+
+FIXTURE_TURTLE: dict[str, str] = {
+    "ontology": """
+<https://w3id.org/gaistd/ontology> a owl:Ontology ; rdfs:label "GAISTD ontology"@en .
+gaistd:Document a owl:Class ; rdfs:label "document"@en, "文件"@zh .
+gaistd:Standard a owl:Class ; rdfs:subClassOf gaistd:Document ; rdfs:label "standard"@en, "标准"@zh .
+gaistd:NationalStandard a owl:Class ; rdfs:subClassOf gaistd:Standard ; rdfs:label "national standard"@en, "国家标准"@zh .
+gaistd:developedBy a owl:ObjectProperty ; rdfs:label "developed by"@en .
+""",
+    "data": """
+gdoc:gb-t-45654-2025 a gaistd:NationalStandard ;
+    dcterms:identifier "GB/T 45654-2025" ;
+    dcterms:title "Cybersecurity technology - Basic security requirements for generative artificial intelligence service"@en,
+                  "网络安全技术 生成式人工智能服务安全基本要求"@zh ;
+    rdfs:label "GB/T 45654-2025"@en, "GB/T 45654-2025"@zh ;
+    gaistd:developedBy gorg:tc260 ;
+    gaistd:jurisdiction gjur:cn ;
+    gaistd:status gstatus:published ;
+    dcterms:issued "2025-04-25"^^xsd:date ;
+    dcterms:source gsrc:zheng-2025 .
+gorg:tc260 skos:prefLabel "TC260"@en, "全国网络安全标准化技术委员会"@zh .
+""",
+    "inferred": """
+gdoc:gb-t-45654-2025 a gaistd:Standard, gaistd:Document .
+""",
+    "meta": """
+<https://w3id.org/gaistd/graph/data> a void:Dataset ; dcterms:title "GAISTD-KG data"@en ; void:triples 12 .
+""",
+}
+
+
+def fixture_graphs() -> dict[str, Graph]:
+    """The fixture build's named graphs, parsed from the Turtle above."""
+    return {name: Graph().parse(data=_PREFIXES + text, format="turtle") for name, text in FIXTURE_TURTLE.items()}
+
+
+def make_build(build_dir: Path, graphs: Mapping[str, Graph | bytes], build_id: str = FIXTURE_BUILD_ID,
+               built_at: float = FIXTURE_BUILT_AT) -> Path:
+    """Write a build (via store.write_store) and return the build directory."""
+    store_mod.write_store(Path(build_dir), build_id, graphs, {"built_at": built_at, "fixture": True})
+    return Path(build_dir)
+
+
+@pytest.fixture(scope="session")
+def fixture_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small build on disk: <dir>/current -> stores/fixture-0001 with the four named graphs."""
+    return make_build(tmp_path_factory.mktemp("fixture-build"), fixture_graphs())
+
+
+@pytest.fixture
+def app(fixture_build_dir: Path):
+    from gaistd_kg.web import create_app
+
+    app = create_app({"BUILD_DIR": str(fixture_build_dir), "TESTING": True})
+    yield app
+    _close_app(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _close_app(app) -> None:
+    """Shut the app's query pool down, if the endpoint made one, so no worker process outlives a test."""
+    pool = app.extensions.get("gaistd.query_pool")
+    if pool is not None:
+        pool.close()
+
+
+# --- the real server process --------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str                      # base URL, no trailing slash: http://127.0.0.1:<port>
+    proc: subprocess.Popen
+    log: Path
+    env: dict[str, str] = field(repr=False, default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        """The gunicorn master's pid; its children are the HTTP workers, theirs the query workers."""
+        return self.proc.pid
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def start_server(build_dir: Path, log: Path, config: Mapping[str, object] | None = None, workers: int = 2,
+                 extra_args: tuple[str, ...] = (), startup_timeout: float = 30.0) -> LiveServer:
+    """Start ``python -m gunicorn -w <workers> -b 127.0.0.1:<port> server:app`` on ``build_dir``; wait until it answers.
+
+    ``config`` keys become ``GAISTD_<KEY>`` environment variables (lists joined by spaces), as create_app reads them.
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GAISTD_")}
+    env["GAISTD_BUILD_DIR"] = str(build_dir)
+    for key, value in (config or {}).items():
+        env[f"GAISTD_{key}"] = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+           "--chdir", str(REPO), *extra_args, "server:app"]
+    logf = open(log, "wb")
+    try:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=logf, stderr=subprocess.STDOUT)
+    finally:
+        logf.close()
+    server = LiveServer(url=f"http://127.0.0.1:{port}", proc=proc, log=log, env=env)
+    deadline = time.monotonic() + startup_timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log_text()}")
+        try:
+            with urllib.request.urlopen(server.url + "/sparql", timeout=2) as resp:
+                resp.read()
+            break
+        except urllib.error.HTTPError:
+            break  # it answered, even if with an error status
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"server did not answer within {startup_timeout}s:\n{server.log_text()}")
+            time.sleep(0.1)
+    return server
+
+
+@pytest.fixture(scope="session")
+def live_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., LiveServer]]:
+    """Start a real server on any build dir: ``live_server_factory(build_dir, config={...}, workers=2)``.
+
+    Every server started is stopped at the end of the session (or earlier, with ``server.stop()``).
+    """
+    started: list[LiveServer] = []
+
+    def factory(build_dir: Path, config: Mapping[str, object] | None = None, workers: int = 2,
+                extra_args: tuple[str, ...] = ()) -> LiveServer:
+        log = tmp_path_factory.mktemp("server-log") / "gunicorn.log"
+        server = start_server(Path(build_dir), log, config=config, workers=workers, extra_args=extra_args)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server_factory, fixture_build_dir: Path) -> str:
+    """Base URL (http://127.0.0.1:<port>) of the real server process serving the fixture build."""
+    return live_server_factory(fixture_build_dir).url
