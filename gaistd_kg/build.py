@@ -1,0 +1,123 @@
+"""The pipeline: parse → validate (stop on sh:Violation) → reason → store, atomic and cached.
+
+The build is a function of its input files: their digest names the build, and a build whose digest equals the
+current store's is skipped. A failure at any step leaves the current store as it was.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, PROV, RDF, VOID, XSD
+
+from . import __version__
+from .load import Inputs, digest, find_inputs, load
+from .namespaces import BASE, GRAPH, ROOT, bind_prefixes
+from .reason import reason
+from .store import DEFAULT_BUILD_DIR, current_manifest, write_store
+from .validate import ValidationResult, validate
+
+Progress = Callable[[str], None]
+DATASET = URIRef(BASE + "dataset")
+
+
+class ValidationFailed(ValueError):
+    def __init__(self, result: ValidationResult):
+        self.result = result
+        super().__init__(result.text())
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    skipped: bool
+    path: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    triples: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _lock(build_dir: Path) -> Iterator[None]:
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def meta_graph(build_id: str, inputs: Inputs, counts: dict[str, int]) -> Graph:
+    """What the build was made from: deterministic (no wall-clock time), so equal inputs give an equal store."""
+    g = bind_prefixes(Graph())
+    activity = URIRef(f"{BASE}build/{build_id}")
+    g.add((DATASET, RDF.type, VOID.Dataset))
+    g.add((DATASET, DCTERMS.identifier, Literal(build_id)))
+    g.add((DATASET, PROV.wasGeneratedBy, activity))
+    g.add((activity, RDF.type, PROV.Activity))
+    g.add((activity, DCTERMS.description, Literal(f"gaistd build (gaistd-kg {__version__})", lang="en")))
+    for path in inputs.all():
+        rel = path.resolve().relative_to(inputs.root.resolve()).as_posix()
+        g.add((activity, PROV.used, Literal(rel)))
+    for name, n in counts.items():
+        graph = GRAPH[name]
+        g.add((DATASET, VOID.subset, graph))
+        g.add((graph, RDF.type, VOID.Dataset))
+        g.add((graph, VOID.triples, Literal(n, datatype=XSD.integer)))
+    return g
+
+
+def build(root: Path = ROOT, build_dir: Path = DEFAULT_BUILD_DIR, force: bool = False,
+          progress: Progress | None = None) -> BuildResult:
+    say = progress or (lambda _msg: None)
+    root, build_dir = Path(root), Path(build_dir)
+    inputs = find_inputs(root)
+    build_id = digest(inputs.all(), root)
+    with _lock(build_dir):
+        current = current_manifest(build_dir)
+        if current and current.get("build_id") == build_id and not force:
+            say(f"up to date: build {build_id} ({len(inputs.all())} input files unchanged)")
+            return BuildResult(build_id=build_id, skipped=True, triples=current.get("triples", {}))
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        say(f"parsing {len(inputs.ontology)} ontology, {len(inputs.shapes)} shape and {len(inputs.data)} data files")
+        loaded = load(inputs)
+        timings["parse"] = time.perf_counter() - t0
+
+        t = time.perf_counter()
+        say(f"validating {len(loaded.data)} data triples against the SHACL shapes")
+        result = validate(loaded.data, loaded.shapes, loaded.ontology, loaded.subject_files)
+        timings["validate"] = time.perf_counter() - t
+        if not result.conforms:
+            raise ValidationFailed(result)
+
+        t = time.perf_counter()
+        say("reasoning (OWL 2 RL closure)")
+        reasoned = reason(loaded.ontology, loaded.data)
+        timings["reason"] = time.perf_counter() - t
+        say(f"inferred {len(reasoned.inferred)} new triples")
+
+        t = time.perf_counter()
+        counts = {"ontology": len(loaded.ontology), "data": len(loaded.data), "inferred": len(reasoned.inferred)}
+        meta = meta_graph(build_id, inputs, counts)
+        say("writing the store")
+        path = write_store(
+            build_dir,
+            build_id,
+            {"ontology": loaded.ontology, "data": loaded.data, "inferred": reasoned.inferred, "meta": meta},
+            {"inputs": [p.resolve().relative_to(root.resolve()).as_posix() for p in inputs.all()],
+             "version": __version__, "built_at": time.time()},
+        )
+        timings["store"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - t0
+        say(f"built {build_id} in {timings['total']:.1f}s")
+        return BuildResult(build_id=build_id, skipped=False, path=path, timings=timings,
+                           triples={**counts, "meta": len(meta)},
+                           warnings=[f.line() for f in result.findings if f.severity != "Violation"])

@@ -1,0 +1,178 @@
+"""The ``gaistd`` command: parses arguments, calls the library, prints. Exit codes: 0 ok, 1 findings, 2 error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .namespaces import ROOT
+
+
+def _err(message: str) -> int:
+    print(f"gaistd: error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_build(args) -> int:
+    from .build import ValidationFailed, build
+    from .load import LoadError
+    from .reason import InconsistencyError
+
+    progress = (lambda m: print(f"  {m}", file=sys.stderr)) if not args.quiet else None
+    try:
+        result = build(Path(args.root), Path(args.build_dir), force=args.force, progress=progress)
+    except LoadError as exc:
+        return _err(f"{exc}\nThe previous store (if any) is unchanged.")
+    except ValidationFailed as exc:
+        print(exc.result.text(), file=sys.stderr)
+        print("gaistd: build stopped: the data violates the shapes; the previous store (if any) is unchanged.",
+              file=sys.stderr)
+        return 1
+    except InconsistencyError as exc:
+        return _err(f"{exc}\nThe previous store (if any) is unchanged.")
+    for w in result.warnings:
+        print(w, file=sys.stderr)
+    if result.skipped:
+        print(f"up to date (build {result.build_id}); nothing to do")
+    else:
+        t = result.timings
+        print(f"built {result.build_id}: " + ", ".join(f"{k} {v} triples" for k, v in result.triples.items())
+              + f" in {t['total']:.2f}s (parse {t['parse']:.2f}s, validate {t['validate']:.2f}s, "
+              f"reason {t['reason']:.2f}s, store {t['store']:.2f}s)")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .load import LoadError, find_inputs, load
+    from .validate import validate
+
+    try:
+        inputs = find_inputs(Path(args.root))
+        extra = [Path(f) for f in args.files if Path(f).resolve() not in {p.resolve() for p in inputs.data}]
+        inputs.data += extra
+        loaded = load(inputs)
+        result = validate(loaded.data, loaded.shapes, loaded.ontology, loaded.subject_files)
+    except LoadError as exc:
+        return _err(str(exc))
+    if args.files:
+        wanted = {Path(f).resolve() for f in args.files}
+        mine = {str(s) for s, files in loaded.subject_files.items() if any(p.resolve() in wanted for p in files)}
+        from .validate import short
+
+        short_mine = {short(__import__("rdflib").URIRef(s)) for s in mine}
+        result.findings = [f for f in result.findings if f.focus in short_mine]
+        result.conforms = not result.violations
+    print(result.text())
+    return 0 if result.conforms else 1
+
+
+def _open(args):
+    from .store import StoreMissing, open_store
+
+    try:
+        return open_store(Path(args.build_dir))
+    except StoreMissing as exc:
+        raise SystemExit(_err(str(exc)))
+
+
+def cmd_query(args) -> int:
+    from .cliquery import run_query
+
+    text = args.query
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.endswith(".rq") and Path(text).exists():
+        text = Path(text).read_text(encoding="utf-8")
+    opened = _open(args)
+    try:
+        run_query(opened.store, text, args.format, sys.stdout.buffer, limit=args.limit)
+    except SyntaxError as exc:
+        return _err(f"the query is not valid SPARQL: {exc}")
+    except ValueError as exc:
+        return _err(str(exc))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export
+
+    opened = _open(args)
+    try:
+        if args.output:
+            with open(args.output, "wb") as fh:
+                export(opened.store, fh, args.graph, args.format)
+            print(f"wrote {args.output}", file=sys.stderr)
+        else:
+            export(opened.store, sys.stdout.buffer, args.graph, args.format)
+    except ValueError as exc:
+        return _err(str(exc))
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from .stats import stats
+
+    opened = _open(args)
+    for title, rows in stats(opened.store):
+        print(f"\n{title}")
+        width = max((len(r[0]) for r in rows), default=0)
+        for label, n in rows:
+            print(f"  {label:<{width}}  {n:>6}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .web import create_app
+
+    app = create_app({"BUILD_DIR": str(Path(args.build_dir))})
+    print(f"serving on http://{args.host}:{args.port}/ (SPARQL at /sparql); Ctrl-C stops", file=sys.stderr)
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .store import DEFAULT_BUILD_DIR
+
+    parser = argparse.ArgumentParser(prog="gaistd", description="Build, check, query and serve GAISTD-KG.")
+    parser.add_argument("--root", default=str(ROOT), help="project folder with ontology/, shapes/, data/")
+    parser.add_argument("--build-dir", default=str(DEFAULT_BUILD_DIR), help="where the store is built")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="parse, validate, reason and store the graph (skipped when nothing changed)")
+    p.add_argument("--force", action="store_true", help="rebuild even when no input changed")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("validate", help="check data against the SHACL shapes; exit 0 conforms, 1 violations, 2 error")
+    p.add_argument("files", nargs="*", help="data files to report on (default: all of data/)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("query", help="run SPARQL on the built store")
+    p.add_argument("query", help="SPARQL text, a .rq file, or - for standard input")
+    p.add_argument("-f", "--format", default="table",
+                   help="table (default), json, xml, csv, tsv; for graph results turtle, jsonld, ntriples")
+    p.add_argument("--limit", type=int, default=None, help="at most this many rows in the table")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("export", help="dump the dataset or one named graph")
+    p.add_argument("-g", "--graph", default="full", help="full, asserted, inferred, or a named graph: ontology, data, meta")
+    p.add_argument("-f", "--format", default="turtle", help="turtle, trig, ntriples, nquads, rdfxml, jsonld")
+    p.add_argument("-o", "--output", help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("stats", help="triples per named graph, instances per class, documents per jurisdiction")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("serve", help="serve the built store (development server; see README for gunicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_serve)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

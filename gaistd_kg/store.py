@@ -1,0 +1,155 @@
+"""The built Oxigraph store on disk: written aside, swapped in atomically, opened read-only for serving.
+
+Layout under the build directory::
+
+    stores/<build-id>/oxigraph/      the RocksDB files of one build
+    stores/<build-id>/manifest.json  build id, time, input digests, triple counts
+    current -> stores/<build-id>     the build that is served; replaced with one rename
+
+A reader resolves ``current`` once, when it opens; a later build never changes a store that is open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import pyoxigraph as ox
+from rdflib import Graph
+
+from .namespaces import GRAPH
+
+DEFAULT_BUILD_DIR = Path(os.environ.get("GAISTD_BUILD_DIR", Path(__file__).resolve().parent.parent / "build"))
+KEEP_PREVIOUS = 1  # builds kept besides the current one, so a reader that opened it just before a swap keeps working
+
+
+class StoreMissing(RuntimeError):
+    """No built store exists yet; the message says which command makes one."""
+
+
+@dataclass(frozen=True)
+class OpenStore:
+    store: ox.Store
+    path: Path
+    manifest: dict
+
+    @property
+    def build_id(self) -> str:
+        return self.manifest["build_id"]
+
+    @property
+    def built_at(self) -> float:
+        return float(self.manifest["built_at"])
+
+
+def graph_to_ntriples(graph: Graph) -> bytes:
+    return graph.serialize(format="nt", encoding="utf-8")
+
+
+def load_graphs(store: ox.Store, graphs: Mapping[str, Graph | bytes]) -> None:
+    """Bulk-load rdflib graphs (or N-Triples bytes) into the named graphs of ``GRAPH`` (or full IRIs)."""
+    for name, graph in graphs.items():
+        target = ox.NamedNode(str(GRAPH.get(name, name)))
+        data = graph if isinstance(graph, bytes) else graph_to_ntriples(graph)
+        if data.strip():
+            store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES, to_graph=target)
+
+
+def write_store(build_dir: Path, build_id: str, graphs: Mapping[str, Graph | bytes], manifest: dict) -> Path:
+    """Write a complete store aside, then make it current with one atomic rename. Returns its directory."""
+    build_dir = Path(build_dir)
+    stores = build_dir / "stores"
+    stores.mkdir(parents=True, exist_ok=True)
+    final = stores / build_id
+    staging = stores / f".{build_id}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    store = ox.Store(str(staging / "oxigraph"))
+    try:
+        load_graphs(store, graphs)
+        counts = {name: count_quads(store, name) for name in graphs}
+        store.optimize()
+        store.flush()
+    finally:
+        del store
+    full = {**manifest, "build_id": build_id, "built_at": manifest.get("built_at", time.time()), "triples": counts}
+    (staging / "manifest.json").write_text(json.dumps(full, indent=2, sort_keys=True), encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    os.rename(staging, final)
+    _swap_current(build_dir, final)
+    _prune(stores, keep={final.name})
+    return final
+
+
+def _swap_current(build_dir: Path, target: Path) -> None:
+    link = build_dir / "current"
+    tmp = build_dir / f".current.{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(os.path.relpath(target, build_dir), tmp)
+    os.replace(tmp, link)
+
+
+def _prune(stores: Path, keep: set[str]) -> None:
+    builds = sorted((p for p in stores.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    kept = 0
+    for p in builds:
+        if p.name in keep:
+            continue
+        if kept < KEEP_PREVIOUS:
+            kept += 1
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+    for p in stores.iterdir():  # staging left by a build that was killed
+        if p.name.startswith(".") and p.name.endswith(".tmp") and time.time() - p.stat().st_mtime > 3600:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def count_quads(store: ox.Store, name: str) -> int:
+    return sum(1 for _ in store.quads_for_pattern(None, None, None, ox.NamedNode(str(GRAPH.get(name, name)))))
+
+
+def current_path(build_dir: Path = DEFAULT_BUILD_DIR) -> Path | None:
+    link = Path(build_dir) / "current"
+    if not link.exists():
+        return None
+    return link.resolve()
+
+
+def current_manifest(build_dir: Path = DEFAULT_BUILD_DIR) -> dict | None:
+    path = current_path(build_dir)
+    if path is None:
+        return None
+    try:
+        return json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def open_store(build_dir: Path = DEFAULT_BUILD_DIR, read_only: bool = True) -> OpenStore:
+    """Open the current build. Read-only opens share the files on disk between processes (gunicorn workers)."""
+    path = current_path(build_dir)
+    if path is None:
+        raise StoreMissing(f"no built store in {build_dir}: run `gaistd build` first")
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    db = str(path / "oxigraph")
+    store = ox.Store.read_only(db) if read_only else ox.Store(db)
+    return OpenStore(store=store, path=path, manifest=manifest)
+
+
+def store_from_graphs(graphs: Mapping[str, Graph | bytes], path: Path | None = None) -> ox.Store:
+    """An Oxigraph store (in memory, or on disk at ``path``) holding the given named graphs: for tests and tools."""
+    store = ox.Store(str(path)) if path else ox.Store()
+    load_graphs(store, graphs)
+    return store
+
+
+def graph_names(store: ox.Store) -> Iterable[str]:
+    return sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))

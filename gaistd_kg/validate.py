@@ -1,0 +1,103 @@
+"""pySHACL → a small result object with a report a data contributor can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyshacl import validate as shacl_validate
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF, SH
+
+from .load import display, locate
+from .namespaces import PREFIXES
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str          # "Violation", "Warning" or "Info"
+    focus: str             # the resource, as a prefixed name where possible
+    path: str | None       # the property, as a prefixed name
+    message: str
+    shape: str | None
+    component: str | None  # the SHACL constraint component, e.g. sh:MinCountConstraintComponent
+    value: str | None
+    where: str | None = None  # file:line of the resource, when known
+
+    def line(self) -> str:
+        loc = f"{self.where}: " if self.where else ""
+        prop = f" {self.path}" if self.path else ""
+        val = f" (value: {self.value})" if self.value else ""
+        shape = f" [{self.shape}]" if self.shape else ""
+        return f"{loc}{self.severity}: {self.focus}{prop}: {self.message}{val}{shape}"
+
+
+@dataclass
+class ValidationResult:
+    conforms: bool
+    findings: list[Finding] = field(default_factory=list)
+    report_graph: Graph | None = None
+
+    @property
+    def violations(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "Violation"]
+
+    def text(self) -> str:
+        if not self.findings:
+            return "Conforms: the data satisfies every shape."
+        counts = {}
+        for f in self.findings:
+            counts[f.severity] = counts.get(f.severity, 0) + 1
+        head = ", ".join(f"{n} {sev.lower()}{'s' if n > 1 else ''}" for sev, n in sorted(counts.items()))
+        lines = [f"{'Does not conform' if not self.conforms else 'Conforms'}: {head}."]
+        lines += [f.line() for f in sorted(self.findings, key=lambda f: (f.where or "", f.focus, f.path or ""))]
+        return "\n".join(lines)
+
+
+def short(term) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, URIRef):
+        s = str(term)
+        for prefix, ns in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
+            if s.startswith(ns) and s[len(ns):] and "/" not in s[len(ns):] and "#" not in s[len(ns):]:
+                return f"{prefix}:{s[len(ns):]}"
+        return f"<{s}>"
+    if isinstance(term, Literal):
+        return term.n3()
+    return str(term)
+
+
+def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
+             subject_files: dict[URIRef, list[Path]] | None = None) -> ValidationResult:
+    """Validate ``data`` (with the ontology's class hierarchy available) against ``shapes``."""
+    conforms, report, _ = shacl_validate(
+        data,
+        shacl_graph=shapes,
+        ont_graph=ontology,
+        inference="none",
+        advanced=True,
+        allow_warnings=True,
+        abort_on_first=False,
+    )
+    findings = []
+    for result in report.subjects(RDF.type, SH.ValidationResult):
+        focus = report.value(result, SH.focusNode)
+        where = None
+        if subject_files and isinstance(focus, URIRef) and focus in subject_files:
+            hit = locate(focus, subject_files[focus], PREFIXES)
+            where = f"{display(hit[0])}:{hit[1]}" if hit else display(subject_files[focus][0])
+        shape = report.value(result, SH.sourceShape)
+        owner = shapes.value(None, SH.property, shape) if shape is not None else None
+        messages = [str(m) for m in report.objects(result, SH.resultMessage)]
+        findings.append(Finding(
+            severity=short(report.value(result, SH.resultSeverity)).split(":")[-1],
+            focus=short(focus),
+            path=short(report.value(result, SH.resultPath)) or None,
+            message="; ".join(sorted(messages)) or "constraint not met",
+            shape=short(owner if owner is not None and not isinstance(shape, URIRef) else shape) or None,
+            component=short(report.value(result, SH.sourceConstraintComponent)) or None,
+            value=short(report.value(result, SH.value)) or None,
+            where=where,
+        ))
+    return ValidationResult(conforms=bool(conforms), findings=findings, report_graph=report)

@@ -1,0 +1,61 @@
+"""The Flask app: SPARQL endpoint, linked-data pages, dumps, dataset description, report and query UI.
+
+``create_app(config)`` takes its settings from the mapping it is given (tests pass fixture stores this way), then from
+``GAISTD_*`` environment variables, then from the defaults below. Nothing here holds a module-level store.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from ..store import DEFAULT_BUILD_DIR
+
+DEFAULTS: dict[str, Any] = {
+    "BUILD_DIR": str(DEFAULT_BUILD_DIR),   # the store served is <BUILD_DIR>/current
+    "BASE_IRI": "https://w3id.org/gaistd/",  # mapped to this server's host, so our IRIs dereference here
+    "QUERY_TIMEOUT": 10.0,                 # seconds; enforced by killing the worker that runs the query
+    "ROW_LIMIT": 10000,                    # rows (or triples) per answer; a capped answer says so
+    "QUERY_WORKERS": 2,                    # query processes per app process
+    "MAX_CONTENT_LENGTH": 1 << 20,         # bytes in a request body
+    "UPDATES_ENABLED": False,
+    "UPDATE_TOKENS": {},                   # name -> bearer token, when updates are enabled
+    "SERVICE_ALLOWLIST": [],               # SERVICE endpoints an operator allows; empty: SERVICE is refused
+    "MAX_CONCURRENT_PER_CLIENT": 4,
+}
+
+
+def _from_env() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, default in DEFAULTS.items():
+        raw = os.environ.get(f"GAISTD_{key}")
+        if raw is None:
+            continue
+        if isinstance(default, bool):
+            out[key] = raw.lower() in ("1", "true", "yes", "on")
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            out[key] = type(default)(raw)
+        elif isinstance(default, list):
+            out[key] = [x for x in raw.split() if x]
+        elif isinstance(default, dict):
+            out[key] = dict(item.split("=", 1) for item in raw.split() if "=" in item)
+        else:
+            out[key] = raw
+    return out
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(_from_env())
+    if config:
+        app.config.update(config)
+    app.config["BUILD_DIR"] = str(Path(app.config["BUILD_DIR"]))
+
+    from . import blueprints
+
+    blueprints.register(app)
+    return app
