@@ -1,0 +1,143 @@
+"""Dumps of the dataset, the JSON-LD context, and the VoID/DCAT description of the dataset.
+
+* ``/dumps/`` lists the dumps; ``/dumps/{asserted,inferred,full}.{ttl,trig,nt,nq,jsonld}``: asserted = ontology +
+  data graphs, inferred = the inferred graph, full = all named graphs (``export.DUMPS``). Triple formats merge the
+  graphs, quad formats keep each triple's graph (``export.export`` writes them).
+* A dump is written once per store build, on its first request, into the build's cache directory (plain and gzip),
+  then streamed from disk: ``ETag`` and ``Last-Modified`` come from the build manifest, conditional and range requests
+  work, and a client that accepts gzip gets the compressed file (``Content-Encoding: gzip``, ``Vary:
+  Accept-Encoding``).
+* ``/context.jsonld``: the JSON-LD context of our prefixes (``export.context``), the one the JSON-LD dumps embed.
+* ``/.well-known/void``: VoID + DCAT (Turtle or JSON-LD by ``Accept``; an HTML view for browsers), with triple counts
+  per named graph, the SPARQL endpoint and a ``dcat:Distribution`` per dump.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, render_template, request, send_file
+
+from .. import describe as d
+from .. import export
+from .pages import (BY_EXT, BY_MEDIA, HTML, RdfFormat, cache_dir, current_store, media_type, not_acceptable,
+                    not_found, write_atomic)
+
+bp = Blueprint("dumps", __name__)
+
+DUMP_FORMATS = ("ttl", "trig", "nt", "nq", "jsonld")
+DUMP_TITLES = {
+    "asserted": "asserted facts: the ontology and data graphs",
+    "inferred": "inferred facts: the OWL 2 RL entailments (the inferred graph)",
+    "full": "everything: all named graphs (ontology, data, inferred, meta)",
+}
+DATASET_TITLE = {"en": "GAISTD-KG: a knowledge graph of generative-AI standardization",
+                 "zh": "GAISTD-KG：生成式人工智能标准化知识图谱"}
+MAX_AGE = 300  # seconds; the ETag makes a revalidation cheap after that
+
+
+def export_files(selection: str, fmt: RdfFormat) -> tuple[Path, Path]:
+    """The dump ``selection`` (a dump or graph name) in ``fmt`` for the current build: written on first use."""
+    opened = current_store()
+    folder = cache_dir(opened)
+    plain = folder / f"{selection}.{fmt.ext}"
+    packed = folder / f"{selection}.{fmt.ext}.gz"
+    if not (plain.exists() and packed.exists()):
+        tmp = plain.with_name(f".{plain.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            export.export(opened.store, out, selection, fmt.name)
+        tmp_gz = packed.with_name(f".{packed.name}.{os.getpid()}.tmp")
+        with open(tmp, "rb") as src, gzip.GzipFile(tmp_gz, "wb", mtime=0) as dst:
+            shutil.copyfileobj(src, dst, 1 << 16)
+        os.replace(tmp_gz, packed)
+        os.replace(tmp, plain)
+    return plain, packed
+
+
+def _validators(name: str) -> tuple[str, float]:
+    opened = current_store()
+    return f"{opened.build_id}-{int(opened.built_at)}-{name}", opened.built_at
+
+
+def send_export(selection: str, fmt: RdfFormat, negotiated: bool = False, location: str | None = None) -> Response:
+    plain, packed = export_files(selection, fmt)
+    gz = request.accept_encodings["gzip"] > 0
+    etag, modified = _validators(packed.name if gz else plain.name)
+    resp = send_file(packed if gz else plain, mimetype=media_type(fmt), etag=etag, last_modified=modified,
+                     max_age=MAX_AGE, conditional=True)
+    if gz:
+        resp.headers["Content-Encoding"] = "gzip"
+    resp.vary.add("Accept-Encoding")
+    if negotiated:
+        resp.vary.add("Accept")
+        if location:
+            resp.headers["Content-Location"] = location
+    return resp
+
+
+@bp.get("/dumps/")
+def index() -> str:
+    base = request.script_root
+    dumps = [{"name": name, "title": DUMP_TITLES[name], "graphs": graphs,
+              "files": [{"href": f"{base}/dumps/{name}.{ext}", "label": BY_EXT[ext].label,
+                         "media": BY_EXT[ext].media, "quads": BY_EXT[ext].quads} for ext in DUMP_FORMATS]}
+             for name, graphs in export.DUMPS.items()]
+    return render_template("dumps.html", dumps=dumps, context=f"{base}/context.jsonld",
+                           void=f"{base}/.well-known/void")
+
+
+@bp.get("/dumps/<name>.<ext>")
+def dump(name: str, ext: str) -> Response:
+    if name not in export.DUMPS or ext not in DUMP_FORMATS:
+        return not_found(request.url)
+    return send_export(name, BY_EXT[ext])
+
+
+@bp.get("/context.jsonld")
+def context() -> Response:
+    body = json.dumps(export.context(), indent=2, ensure_ascii=False) + "\n"
+    resp = Response(body, mimetype="application/ld+json")
+    resp.headers["Access-Control-Allow-Origin"] = "*"  # JSON-LD processors elsewhere fetch contexts cross-origin
+    resp.cache_control.max_age = 86400
+    resp.cache_control.public = True
+    return resp
+
+
+def void_graph():
+    opened = current_store()
+    host = request.host_url.rstrip("/")
+    dists = [d.Distribution(url=f"{host}/dumps/{name}.{ext}", media_type=BY_EXT[ext].media,
+                            title=f"{DUMP_TITLES[name]}, as {BY_EXT[ext].label}", full=name == "full")
+             for name in export.DUMPS for ext in DUMP_FORMATS]
+    dataset = current_app.config["BASE_IRI"] + "dataset"
+    return d.describe_dataset(opened.store, dataset, opened.built_at, f"{host}/sparql", dists, DATASET_TITLE)
+
+
+@bp.get("/.well-known/void")
+def void() -> Response:
+    accept = request.accept_mimetypes
+    offers = [BY_EXT["ttl"].media, BY_EXT["jsonld"].media, HTML]
+    best = accept.best_match(offers) if accept else offers[0]
+    if best is None:
+        return not_acceptable()
+    g = void_graph()
+    etag, modified = _validators("void")
+    if best == HTML:
+        turtle = g.serialize(format="longturtle")
+        resp = Response(render_template("void.html", turtle=turtle), mimetype="text/html")
+    else:
+        fmt = BY_MEDIA[best]
+        if fmt.name == "jsonld":
+            body = g.serialize(format="json-ld", context=export.context()["@context"], auto_compact=True)
+        else:
+            body = g.serialize(format="longturtle")
+        resp = Response(body, mimetype=media_type(fmt))
+    resp.set_etag(etag + "-" + best.replace("/", "_") + "-" + request.host)
+    resp.last_modified = modified
+    resp.vary.add("Accept")
+    return resp.make_conditional(request)
+
