@@ -1,0 +1,121 @@
+"""One table of result formats: media type ↔ format name ↔ file extension ↔ pyoxigraph format.
+
+Tabular formats carry the answers of SELECT and ASK; graph formats carry the answers of CONSTRUCT and DESCRIBE (and any
+RDF the server describes itself with). The endpoint negotiates over this table, the CLI's ``--format`` names a row of
+it, the pages and dumps pick their media types from it. Order matters: within a kind, the first row is the default
+(what ``Accept: */*`` gets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import pyoxigraph as ox
+
+TABULAR = "tabular"
+GRAPH = "graph"
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str                          # what a person types: ``--format json``, ``?format=ttl``
+    media_type: str                    # the registered media type, sent as Content-Type
+    extension: str                     # file extension, without the dot
+    kind: str                          # TABULAR or GRAPH
+    label: str
+    ox: ox.QueryResultsFormat | ox.RdfFormat | None  # None: written by us (the HTML table)
+    aliases: tuple[str, ...] = ()      # other media types a client may ask for, answered with this format
+    iri: str = ""                      # W3C formats IRI (http://www.w3.org/ns/formats/…) for service descriptions
+
+    @property
+    def content_type(self) -> str:
+        """Content-Type header value: text types say their charset (always UTF-8)."""
+        text = self.media_type.startswith("text/") or self.media_type.endswith("+xml")
+        return f"{self.media_type}; charset=utf-8" if text else self.media_type
+
+    @property
+    def media_types(self) -> tuple[str, ...]:
+        return (self.media_type, *self.aliases)
+
+
+def _row(name: str, kind: str, fmt: ox.QueryResultsFormat | ox.RdfFormat | None, label: str, media_type: str = "",
+         extension: str = "", aliases: tuple[str, ...] = (), iri: str = "") -> Format:
+    media = media_type or fmt.media_type.split(";")[0].strip()  # pyoxigraph adds "; charset=utf-8" to some
+    return Format(name=name, media_type=media, extension=extension or fmt.file_extension, kind=kind, label=label,
+                  ox=fmt, aliases=aliases, iri=iri or (fmt.iri if fmt is not None else ""))
+
+
+Q = ox.QueryResultsFormat
+R = ox.RdfFormat
+
+FORMATS: tuple[Format, ...] = (
+    # tabular: SELECT / ASK results
+    _row("json", TABULAR, Q.JSON, "SPARQL Results JSON", aliases=("application/json",)),
+    _row("xml", TABULAR, Q.XML, "SPARQL Results XML", aliases=("application/xml", "text/xml")),
+    _row("csv", TABULAR, Q.CSV, "SPARQL Results CSV"),
+    _row("tsv", TABULAR, Q.TSV, "SPARQL Results TSV"),
+    _row("html", TABULAR, None, "HTML table", media_type="text/html", extension="html",
+         aliases=("application/xhtml+xml",), iri="https://www.iana.org/assignments/media-types/text/html"),
+    # graph: CONSTRUCT / DESCRIBE results and RDF descriptions
+    _row("ttl", GRAPH, R.TURTLE, "Turtle", aliases=("application/x-turtle",)),
+    _row("jsonld", GRAPH, R.JSON_LD, "JSON-LD", iri="http://www.w3.org/ns/formats/JSON-LD"),
+    _row("nt", GRAPH, R.N_TRIPLES, "N-Triples"),
+    _row("rdf", GRAPH, R.RDF_XML, "RDF/XML"),
+    _row("trig", GRAPH, R.TRIG, "TriG"),
+    _row("nq", GRAPH, R.N_QUADS, "N-Quads"),
+)
+
+BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
+
+
+class UnknownFormat(ValueError):
+    """A format name, extension or media type that is not in the table; the message lists what is."""
+
+
+def of_kind(kind: str) -> tuple[Format, ...]:
+    """The formats of one kind (TABULAR or GRAPH), default first."""
+    if kind not in (TABULAR, GRAPH):
+        raise ValueError(f"kind must be {TABULAR!r} or {GRAPH!r}, not {kind!r}")
+    return tuple(f for f in FORMATS if f.kind == kind)
+
+
+def default(kind: str) -> Format:
+    return of_kind(kind)[0]
+
+
+def names(kind: str | None = None) -> tuple[str, ...]:
+    return tuple(f.name for f in (of_kind(kind) if kind else FORMATS))
+
+
+def lookup(token: str, kind: str | None = None) -> Format:
+    """The format a name (``ttl``), extension (``srj``, ``.nt``) or media type (``text/turtle; charset=utf-8``) denotes.
+
+    With ``kind``, only formats of that kind match. Raises UnknownFormat naming the choices.
+    """
+    key = token.strip().lower().lstrip(".")
+    media = key.split(";")[0].strip()
+    candidates = of_kind(kind) if kind else FORMATS
+    for f in candidates:
+        if key == f.name or key == f.extension or media in f.media_types:
+            return f
+    raise UnknownFormat(f"unknown {kind + ' ' if kind else ''}format {token!r}; choose one of: "
+                        + ", ".join(f"{f.name} ({f.media_type})" for f in candidates))
+
+
+def offered(kind: str) -> list[str]:
+    """Media types to offer Werkzeug's ``accept_mimetypes.best_match``: canonical types first, then aliases."""
+    fmts = of_kind(kind)
+    return [f.media_type for f in fmts] + [a for f in fmts for a in f.aliases]
+
+
+def negotiate(best_match: str | None, kind: str) -> Format | None:
+    """Map the media type Werkzeug chose (or None) back to its row."""
+    if best_match is None:
+        return None
+    return lookup(best_match, kind)
+
+
+def describe(fmts: Iterable[Format]) -> str:
+    """'application/sparql-results+json (json), …' for messages such as a 406."""
+    return ", ".join(f"{f.media_type} ({f.name})" for f in fmts)

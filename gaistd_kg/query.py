@@ -1,0 +1,695 @@
+"""Run SPARQL text on the built Oxigraph store, with the safety rules a public endpoint needs.
+
+The rules, each pinned by a test in ``tests/test_query.py``:
+
+* **Deadline.** A pyoxigraph query cannot be interrupted from its own thread, so queries run in a small pool of worker
+  processes (``QueryPool``), each holding the store open read-only. When a query passes its deadline the parent kills
+  that worker, starts a replacement and raises ``QueryTimeout`` naming the limit.
+* **Row cap.** At most ``row_limit`` rows (SELECT) or triples (CONSTRUCT/DESCRIBE); a longer answer is cut there and
+  the ``Result`` says ``capped``. Where the format has room for a remark, the body says so too (see ``CAP_LINK``).
+* **Dataset.** Without a dataset the default graph is the union of all named graphs. ``default-graph-uri`` /
+  ``named-graph-uri`` (a ``Dataset``) replace it, as the SPARQL Protocol says; ``FROM`` / ``FROM NAMED`` in the query
+  select graphs of the store. Oxigraph never fetches a ``FROM`` IRI, so neither form reaches outside the store.
+* **No outbound requests, no writes.** ``check_query`` (the one place that decides) refuses ``SERVICE`` unless the
+  endpoint IRI is allow-listed, and refuses SPARQL Update, each with an error naming the blocked feature.
+* **Syntax errors** come back as ``QuerySyntaxError`` with pyoxigraph's own message and its line and column.
+
+Results are serialised in the worker (pyoxigraph's writers), so only bytes cross the process boundary.
+This module must stay importable without rdflib: it is what each worker process imports.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import pickle
+import re
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from html import escape
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import pyoxigraph as ox
+
+from . import formats
+from .formats import GRAPH, TABULAR, Format
+
+FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
+UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH")
+# A capped SPARQL JSON/XML answer carries this in head "link" (the only extension point those formats allow):
+# a tag: URI, minted without registration (RFC 4151), that says the answer was cut at N rows.
+CAP_LINK = "tag:w3id.org,2025:gaistd/result-capped?limit={limit}"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_ROW_LIMIT = 10000
+
+
+# --- errors ------------------------------------------------------------------------------------------------------
+
+class QueryError(Exception):
+    """Any query that did not produce an answer; ``str(err)`` is a message for the person who sent it."""
+
+
+class QuerySyntaxError(QueryError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        m = re.search(r"(\d+):(\d+)", message)
+        self.line, self.column = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
+class QueryRefused(QueryError):
+    """The query uses a feature this server does not run for the public (``feature`` names it)."""
+
+    def __init__(self, feature: str, message: str):
+        super().__init__(message)
+        self.feature = feature
+
+
+class QueryTimeout(QueryError):
+    def __init__(self, limit: float):
+        super().__init__(f"query stopped: it ran past the time limit of {limit:g} s (QUERY_TIMEOUT)")
+        self.limit = limit
+
+
+class QueryUnavailable(QueryError):
+    """No answer for reasons of the server (no store, every worker busy past the deadline, a worker died)."""
+
+
+# --- reading the query text ---------------------------------------------------------------------------------------
+
+_PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
+_TOKEN = re.compile(rf"""
+  (?P<ws>\s+)
+| (?P<comment>\#[^\r\n]*)
+| (?P<string>'''(?:(?:'|'')?(?:[^'\\]|\\.))*'''|\"\"\"(?:(?:"|"")?(?:[^"\\]|\\.))*\"\"\"
+            |'(?:[^'\\\r\n]|\\.)*'|"(?:[^"\\\r\n]|\\.)*")
+| (?P<iri><(?:[^<>"{{}}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{{4}}|\\U[0-9A-Fa-f]{{8}})*>)
+| (?P<var>[?$][\w\u00B7\u0300-\u036F\u203F-\u2040]+)
+| (?P<bnode>_:[\w\u00B7\u0300-\u036F\u203F-\u2040](?:[\w.\-\u00B7\u0300-\u036F\u203F-\u2040]*[\w\-\u00B7])?)
+| (?P<langtag>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
+| (?P<pname>(?:[^\W\d_](?:[\w.\-\u00B7]*[\w\-\u00B7])?)?:
+            (?:(?:[\w:]|{_PLX})(?:(?:[\w.:\-\u00B7]|{_PLX})*(?:[\w:\-\u00B7]|{_PLX}))?)?)
+| (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
+| (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+| (?P<other>\^\^|&&|\|\||!=|<=|>=|.)
+""", re.X | re.S)
+_UESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+def tokens(text: str) -> Iterable[tuple[str, str]]:
+    """(kind, text) for each token outside whitespace and comments, as the SPARQL grammar's terminals split it."""
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if kind not in ("ws", "comment"):
+            yield kind, m.group()
+
+
+def _iri_text(token: str) -> str:
+    return _UESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), token[1:-1])
+
+
+@dataclass(frozen=True)
+class QueryInfo:
+    """What a lexical reading of the query shows, before any engine sees it."""
+
+    form: str | None                   # SELECT, CONSTRUCT, DESCRIBE, ASK; None when the text starts otherwise
+    update: str | None = None          # the update keyword it starts with (INSERT, CLEAR, …), if it is an update
+    dataset_clause: bool = False       # has FROM / FROM NAMED
+    services: tuple[str | None, ...] = ()  # SERVICE endpoints, as absolute IRIs; None: one the reading cannot resolve
+
+    @property
+    def kind(self) -> str | None:
+        """TABULAR (SELECT, ASK), GRAPH (CONSTRUCT, DESCRIBE) or None."""
+        if self.form is None:
+            return None
+        return GRAPH if self.form in ("CONSTRUCT", "DESCRIBE") else TABULAR
+
+
+def inspect(text: str) -> QueryInfo:
+    """Read the query's form, dataset clause and SERVICE targets from its tokens (no full parse: that is Oxigraph's)."""
+    toks = list(tokens(text))
+    prefixes: dict[str, str] = {}
+    base = ""
+    i = 0
+    while i < len(toks):  # prologue
+        word = toks[i][1].upper() if toks[i][0] == "word" else ""
+        if word == "BASE" and i + 1 < len(toks) and toks[i + 1][0] == "iri":
+            base = _iri_text(toks[i + 1][1])
+            i += 2
+        elif word == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri":
+            prefixes[toks[i + 1][1].rstrip(":")] = _iri_text(toks[i + 2][1])
+            i += 3
+        else:
+            break
+    first = toks[i][1].upper() if i < len(toks) and toks[i][0] == "word" else None
+    form = first if first in FORMS else None
+    update = first if first in UPDATE_KEYWORDS else None
+    dataset_clause = False
+    services: list[str | None] = []
+    for j, (kind, tok) in enumerate(toks):
+        if kind != "word":
+            continue
+        up = tok.upper()
+        if up == "FROM":
+            dataset_clause = True
+        elif up == "SERVICE":
+            k = j + 1
+            if k < len(toks) and toks[k][0] == "word" and toks[k][1].upper() == "SILENT":
+                k += 1
+            services.append(_resolve(toks[k] if k < len(toks) else ("", ""), prefixes, base))
+    return QueryInfo(form=form, update=update, dataset_clause=dataset_clause, services=tuple(services))
+
+
+def _resolve(token: tuple[str, str], prefixes: Mapping[str, str], base: str) -> str | None:
+    kind, tok = token
+    if kind == "iri":
+        iri = _iri_text(tok)
+    elif kind == "pname" and ":" in tok:
+        prefix, local = tok.split(":", 1)
+        if prefix not in prefixes:
+            return None
+        iri = prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
+    else:
+        return None  # a variable, or something the reading does not follow: never allowed
+    if not re.match(r"[A-Za-z][A-Za-z0-9+.\-]*:", iri):
+        return base + iri if base and re.match(r"https?://", base) else None
+    return iri
+
+
+def check_query(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
+    """The one place that decides whether a query may run here. Returns what it read; raises QueryRefused.
+
+    Refused: SPARQL Update (this is a read-only query service) and SERVICE to any endpoint not in
+    ``service_allowlist`` (a SERVICE whose endpoint is a variable or cannot be resolved is never allowed).
+    """
+    info = inspect(text)
+    if info.update:
+        raise QueryRefused("update", f"SPARQL Update ({info.update}) is not accepted: this is a read-only query "
+                                     "service")
+    allowed = set(service_allowlist)
+    for iri in info.services:
+        if iri is None:
+            raise QueryRefused("SERVICE", "SERVICE is refused: its endpoint must be a literal IRI on the allow-list")
+        if iri not in allowed:
+            raise QueryRefused("SERVICE", f"SERVICE <{iri}> is refused: federated queries may only reach endpoints "
+                                          "an operator allows (SERVICE_ALLOWLIST)")
+    return info
+
+
+# --- running one query in this process ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Dataset:
+    """A protocol dataset (default-graph-uri / named-graph-uri); empty means: the store's union default graph."""
+
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.default_graphs or self.named_graphs)
+
+
+@dataclass(frozen=True)
+class Result:
+    form: str               # SELECT, ASK, CONSTRUCT, DESCRIBE
+    format: str             # name of the row of formats.FORMATS the body is written in
+    body: bytes
+    count: int              # rows or triples in the body (1 for ASK)
+    capped: bool            # the answer had more than ``limit`` rows/triples and was cut
+    limit: int
+    elapsed: float = 0.0    # seconds in the engine and serialiser
+
+    @property
+    def media_type(self) -> str:
+        return formats.BY_NAME[self.format].content_type
+
+
+def dataset_options(dataset: Dataset | None, union: bool = True) -> dict:
+    """Keyword arguments for ``Store.query``. With a protocol dataset, graphs it does not name are not in it."""
+    if dataset:
+        default = [ox.NamedNode(iri) for iri in dataset.default_graphs] or [ox.BlankNode()]  # fresh: an empty graph
+        return {"default_graph": default, "named_graphs": [ox.NamedNode(iri) for iri in dataset.named_graphs]}
+    return {"use_default_graph_as_union": True} if union else {}
+
+
+def execute(store: ox.Store, text: str, fmt: str | None = None, dataset: Dataset | None = None, union: bool = True,
+            row_limit: int = DEFAULT_ROW_LIMIT, base_iri: str | None = None,
+            prefixes: Mapping[str, str] | None = None, form: str | None = None) -> Result:
+    """Evaluate and serialise one query in this process, without a deadline (the pool adds that).
+
+    ``fmt`` names a row of the formats table; if it is of the wrong kind for the query (or None) the kind's default
+    is used. ``union`` is False when the query has its own FROM clause. Callers check the query first.
+    """
+    start = time.perf_counter()
+    try:
+        answer = store.query(text, base_iri=base_iri, **dataset_options(dataset, union))
+    except SyntaxError as exc:
+        raise QuerySyntaxError(str(exc)) from None
+    except ValueError as exc:
+        raise QuerySyntaxError(str(exc)) from None
+    try:
+        if isinstance(answer, ox.QueryBoolean):
+            result = _boolean(answer, _format(fmt, TABULAR), row_limit)
+        elif isinstance(answer, ox.QuerySolutions):
+            f = _format(fmt, TABULAR)
+            result = _solutions(answer, f, row_limit)
+        else:
+            form = form if form in ("CONSTRUCT", "DESCRIBE") else (inspect(text).form or "CONSTRUCT")
+            result = _triples(answer, _format(fmt, GRAPH), row_limit, prefixes or {}, form)
+    except OSError as exc:  # evaluation errors surface while iterating (e.g. a SERVICE that failed)
+        raise QueryError(f"query failed: {exc}") from None
+    return Result(**{**result.__dict__, "elapsed": time.perf_counter() - start})
+
+
+def _format(name: str | None, kind: str) -> Format:
+    f = formats.BY_NAME.get(name or "")
+    return f if f is not None and f.kind == kind else formats.default(kind)
+
+
+def _boolean(answer: ox.QueryBoolean, f: Format, limit: int) -> Result:
+    if f.ox is None:
+        body = _html_page(f"<p>ASK: <strong>{'true' if answer else 'false'}</strong></p>")
+    else:
+        body = answer.serialize(format=f.ox)
+    return Result(form="ASK", format=f.name, body=body, count=1, capped=False, limit=limit)
+
+
+class _Full(Exception):
+    pass
+
+
+class _LineCap:
+    """A binary writer keeping the first ``max_lines`` lines; one byte more sets ``capped`` and stops the writer."""
+
+    def __init__(self, max_lines: int):
+        self.max_lines = max_lines
+        self.parts: list[bytes] = []
+        self.lines = 0
+        self.capped = False
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        if self.lines >= self.max_lines:
+            if data:
+                self.capped = True
+                raise _Full
+            return 0
+        n = data.count(b"\n")
+        if self.lines + n <= self.max_lines and not (self.lines + n == self.max_lines and not data.endswith(b"\n")):
+            self.parts.append(data)
+            self.lines += n
+            return len(data)
+        cut = -1
+        for _ in range(self.max_lines - self.lines):
+            cut = data.index(b"\n", cut + 1)
+        self.parts.append(data[:cut + 1])
+        self.lines = self.max_lines
+        self.capped = True
+        raise _Full
+
+    def flush(self) -> None:
+        pass
+
+    def value(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _solutions(answer: ox.QuerySolutions, f: Format, limit: int) -> Result:
+    # TSV has one line per row (newlines inside values are escaped), so it is where rows can be counted and cut;
+    # pyoxigraph's own TSV reader then gives the capped solutions back for its writer of the requested format.
+    variables = [v.value for v in answer.variables]
+    cap = _LineCap(limit + 1)  # header + rows
+    try:
+        answer.serialize(cap, format=ox.QueryResultsFormat.TSV)
+    except _Full:
+        pass
+    tsv = cap.value()
+    count = max(tsv.count(b"\n") - 1, 0)
+    if f.name == "tsv":
+        body = tsv
+    else:
+        solutions = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
+        body = _html_table(variables, solutions, cap.capped, limit) if f.ox is None else solutions.serialize(format=f.ox)
+        if cap.capped:
+            body = annotate_capped(body, f, limit)
+    return Result(form="SELECT", format=f.name, body=body, count=count, capped=cap.capped, limit=limit)
+
+
+def _triples(answer: ox.QueryTriples, f: Format, limit: int, prefixes: Mapping[str, str], form: str) -> Result:
+    triples = list(itertools.islice(answer, limit + 1))
+    capped = len(triples) > limit
+    del triples[limit:]
+    body = ox.serialize(triples, format=f.ox, prefixes=_used_prefixes(triples, prefixes) if prefixes else None)
+    if capped:
+        body = annotate_capped(body, f, limit)
+    return Result(form=form, format=f.name, body=body, count=len(triples), capped=capped, limit=limit)
+
+
+def _used_prefixes(triples: list[ox.Triple], prefixes: Mapping[str, str]) -> dict[str, str]:
+    by_ns = {ns: p for p, ns in prefixes.items()}
+    used: dict[str, str] = {}
+    for t in triples:
+        for term in (t.subject, t.predicate, t.object):
+            if isinstance(term, ox.Literal):
+                term = term.datatype
+            if isinstance(term, ox.NamedNode):
+                iri = term.value
+                cut = max(iri.rfind("#"), iri.rfind("/")) + 1
+                p = by_ns.get(iri[:cut])
+                if p is not None:
+                    used[p] = iri[:cut]
+    return used
+
+
+def annotate_capped(body: bytes, f: Format, limit: int) -> bytes:
+    """Say in the body that the answer was cut at ``limit``, where the format has a place for a remark.
+
+    SPARQL JSON/XML: a ``link`` in the head (``CAP_LINK``); Turtle, TriG, N-Triples, N-Quads: a leading comment;
+    RDF/XML: an XML comment. CSV, TSV and JSON-LD have no such place: the HTTP header is the only signal there.
+    """
+    note = f"result capped at {limit} (ROW_LIMIT): add LIMIT/OFFSET or narrow the query"
+    link = CAP_LINK.format(limit=limit)
+    if f.name == "json":
+        head_end = body.index(b"]", body.index(b'"vars":[')) + 1  # variable names cannot contain "]"
+        return body[:head_end] + b',"link":[%s]' % (b'"' + link.encode() + b'"') + body[head_end:]
+    if f.name == "xml":
+        end = body.index(b"</head>")
+        return body[:end] + b'<link href="%s"/>' % escape(link).encode() + body[end:]
+    if f.name in ("ttl", "trig", "nt", "nq"):
+        return b"# " + note.encode() + b"\n" + body
+    if f.name == "rdf":
+        decl_end = body.index(b"?>") + 2 if body.startswith(b"<?xml") else 0
+        return body[:decl_end] + b"\n<!-- " + note.encode() + b" -->" + body[decl_end:]
+    return body
+
+
+def _html_page(inner: str) -> bytes:
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>SPARQL results</title></head><body>\n"
+            + inner + "\n</body></html>\n").encode()
+
+
+def _html_table(variables: list[str], solutions: ox.QuerySolutions, capped: bool, limit: int) -> bytes:
+    out = ["<table class=\"sparql-results\">", "<thead><tr>"]
+    out += [f"<th>?{escape(v)}</th>" for v in variables]
+    out.append("</tr></thead><tbody>")
+    for row in solutions:
+        out.append("<tr>" + "".join(f"<td>{_html_term(row[v])}</td>" for v in variables) + "</tr>")
+    out.append("</tbody></table>")
+    if capped:
+        out.append(f"<p class=\"capped\">Result capped at {limit} rows (ROW_LIMIT).</p>")
+    return _html_page("\n".join(out))
+
+
+def _html_term(term) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.NamedNode):
+        return f"<a href=\"{escape(term.value)}\">{escape(term.value)}</a>"
+    if isinstance(term, ox.Literal):
+        extra = f" <small>@{escape(term.language)}</small>" if term.language else ""
+        return escape(term.value) + extra
+    return escape(str(term))
+
+
+# --- the worker process -------------------------------------------------------------------------------------------
+
+def _set_process_name(name: bytes) -> None:
+    """Name the process (Linux: /proc/<pid>/comm, what ps/top show) so an operator can tell query workers apart."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+    except Exception:  # noqa: BLE001 - best effort, not on every platform
+        pass
+
+
+def _watch_parent(ppid: int) -> None:
+    # pyoxigraph releases the GIL while it evaluates, so this thread runs even mid-query: a worker whose parent died
+    # (its pipe may be inherited by nobody) stops instead of burning CPU on an answer no one will read.
+    while True:
+        if os.getppid() != ppid:
+            os._exit(0)
+        time.sleep(0.5)
+
+
+def _worker_main() -> None:
+    store_path, rfd, wfd, ppid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    _set_process_name(b"gaistd-query")
+    threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
+    rx, tx = Connection(rfd, writable=False), Connection(wfd, readable=False)
+    try:
+        setup = pickle.loads(rx.recv_bytes())
+        store = ox.Store.read_only(store_path)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which reports it to the client
+        tx.send_bytes(pickle.dumps(("unavailable", f"cannot open the store: {exc}")))
+        return
+    tx.send_bytes(pickle.dumps(("ready", os.getpid())))
+    prefixes = setup.get("prefixes") or {}
+    while True:
+        try:
+            req = pickle.loads(rx.recv_bytes())
+        except (EOFError, OSError):
+            return
+        try:
+            res = execute(store, req["query"], req["format"], req["dataset"], req["union"], req["limit"],
+                          req["base_iri"], prefixes, req["form"])
+            reply = ("ok", res)
+        except QuerySyntaxError as exc:
+            reply = ("syntax", str(exc))
+        except QueryError as exc:
+            reply = ("error", str(exc))
+        except Exception as exc:  # noqa: BLE001 - any engine error becomes an answer, never a dead worker
+            reply = ("error", f"query failed: {type(exc).__name__}: {exc}")
+        tx.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+# --- the pool -----------------------------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class _Worker:
+    proc: subprocess.Popen
+    tx: Connection
+    rx: Connection
+    ready: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def close_handles(self) -> None:
+        for conn in (self.tx, self.rx):
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        self.close_handles()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def stop(self, grace: float = 1.0) -> None:
+        self.close_handles()  # EOF on its pipe: an idle worker exits by itself
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_POOLS: "weakref.WeakSet[QueryPool]" = weakref.WeakSet()
+
+
+@dataclass(eq=False)
+class QueryPool:
+    """``size`` worker processes holding the store at ``store_path`` open read-only; ``run`` is thread-safe.
+
+    Workers start lazily, in the process that uses the pool: a pool inherited through fork (gunicorn ``--preload``)
+    forgets its parent's workers and starts its own. ``close()`` stops them; it also runs at interpreter exit.
+    """
+
+    store_path: str
+    size: int = 2
+    timeout: float = DEFAULT_TIMEOUT
+    row_limit: int = DEFAULT_ROW_LIMIT
+    service_allowlist: tuple[str, ...] = ()
+    prefixes: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout: float = 30.0
+    _idle: list = field(default_factory=list, init=False, repr=False)
+    _all: list = field(default_factory=list, init=False, repr=False)
+    _cond: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+    _pid: int = field(default_factory=os.getpid, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError("a query pool needs at least one worker")
+        self.store_path = str(self.store_path)
+        self.service_allowlist = tuple(self.service_allowlist)
+        _POOLS.add(self)
+
+    # lifecycle
+
+    def _forget_after_fork(self) -> None:
+        self._cond = threading.Condition()
+        for w in self._all:
+            w.close_handles()  # the parent's workers are the parent's to stop
+        self._idle, self._all, self._pid = [], [], os.getpid()
+
+    def _spawn(self) -> _Worker:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "from gaistd_kg.query import _worker_main; _worker_main()",
+                 self.store_path, str(to_child_r), str(from_child_w), str(os.getpid())],
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, close_fds=True)
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        w = _Worker(proc=proc, tx=Connection(to_child_w, readable=False), rx=Connection(from_child_r, writable=False))
+        w.tx.send_bytes(pickle.dumps({"prefixes": dict(self.prefixes)}))
+        self._all.append(w)
+        return w
+
+    def start(self) -> "QueryPool":
+        """Start all workers now (otherwise they start on first use)."""
+        with self._cond:
+            self._ensure_same_process()
+            while len(self._all) < self.size:
+                self._idle.append(self._spawn())
+        return self
+
+    def _ensure_same_process(self) -> None:
+        if os.getpid() != self._pid:
+            self._forget_after_fork()
+
+    def close(self) -> None:
+        with self._cond:
+            if os.getpid() != self._pid:
+                self._forget_after_fork()
+            self._closed = True
+            workers, self._all, self._idle = self._all, [], []
+            self._cond.notify_all()
+        for w in workers:
+            w.stop()
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        with self._cond:
+            return [w.pid for w in self._all if w.proc.poll() is None]
+
+    # running
+
+    def _acquire(self, deadline: float) -> _Worker:
+        with self._cond:
+            self._ensure_same_process()
+            while True:
+                if self._closed:
+                    raise QueryUnavailable("the query pool is closed")
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._all) < self.size:
+                    return self._spawn()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise QueryUnavailable(f"every query worker stayed busy for {self.timeout:g} s; try again later")
+                self._cond.wait(remaining)
+
+    def _release(self, w: _Worker) -> None:
+        with self._cond:
+            if not self._closed and w in self._all:
+                self._idle.append(w)
+                self._cond.notify()
+            else:
+                w.stop()
+
+    def _replace(self, w: _Worker) -> None:
+        """Kill ``w`` and start its replacement at once, so the pool stays at its size."""
+        w.kill()
+        with self._cond:
+            if w in self._all:
+                self._all.remove(w)
+            if not self._closed and os.getpid() == self._pid and len(self._all) < self.size:
+                self._idle.append(self._spawn())
+                self._cond.notify()
+
+    def _await_ready(self, w: _Worker) -> None:
+        if w.ready:
+            return
+        if not w.rx.poll(self.startup_timeout):
+            raise QueryUnavailable(f"a query worker did not start within {self.startup_timeout:g} s")
+        status, detail = pickle.loads(w.rx.recv_bytes())
+        if status != "ready":
+            raise QueryUnavailable(detail)
+        w.ready = True
+
+    def run(self, text: str, fmt: str | None = None, dataset: Dataset | None = None, base_iri: str | None = None,
+            row_limit: int | None = None, timeout: float | None = None, info: QueryInfo | None = None) -> Result:
+        """Check the query (``check_query``), run it in a worker within the deadline, return the serialised answer.
+
+        Raises QueryRefused, QuerySyntaxError, QueryTimeout (the worker was killed and replaced), QueryUnavailable
+        or QueryError (the engine failed).
+        """
+        info = info or check_query(text, self.service_allowlist)
+        limit = self.row_limit if row_limit is None else row_limit
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        request = pickle.dumps({"query": text, "format": fmt, "dataset": dataset or None, "form": info.form,
+                                "union": not info.dataset_clause, "limit": limit, "base_iri": base_iri},
+                               protocol=pickle.HIGHEST_PROTOCOL)
+        w = self._acquire(deadline)
+        healthy = False
+        try:
+            self._await_ready(w)
+            w.tx.send_bytes(request)
+            if not w.rx.poll(max(deadline - time.monotonic(), 0)):
+                raise QueryTimeout(budget)
+            reply = pickle.loads(w.rx.recv_bytes())
+            healthy = True
+        except (EOFError, OSError):
+            raise QueryUnavailable("the query worker died while answering; try again") from None
+        finally:
+            # A worker that did not answer in time (or at all) may still be computing: it is killed, never reused.
+            if healthy:
+                self._release(w)
+            else:
+                self._replace(w)
+        status = reply[0]
+        if status == "ok":
+            return reply[1]
+        if status == "syntax":
+            raise QuerySyntaxError(reply[1])
+        raise QueryError(reply[1])
+
+
+def _reset_pools_after_fork() -> None:
+    for pool in list(_POOLS):
+        pool._forget_after_fork()
+
+
+def _close_pools_at_exit() -> None:
+    for pool in list(_POOLS):
+        pool.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pools_after_fork)
+atexit.register(_close_pools_at_exit)
+
+
+def pool_for_build(build_dir: str | os.PathLike, **options) -> QueryPool:
+    """A pool on the build currently published in ``build_dir`` (resolved once, now). Raises store.StoreMissing."""
+    from .store import StoreMissing, current_path  # rdflib-importing module: parent side only
+
+    path = current_path(Path(build_dir))
+    if path is None:
+        raise StoreMissing(f"no built store in {build_dir}: run `gaistd build` first")
+    return QueryPool(str(path / "oxigraph"), **options)

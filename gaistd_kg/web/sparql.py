@@ -1,0 +1,416 @@
+"""The SPARQL 1.1 Protocol endpoint at /sparql: query via GET, URL-encoded POST and direct POST; a service description.
+
+This module only translates HTTP to ``gaistd_kg.query`` and back. Status codes:
+
+* 200 an answer; 304 an unchanged answer (If-None-Match / If-Modified-Since on GET; ETag = build + request);
+* 400 a malformed request or query (the body carries pyoxigraph's message with line and column), two queries at
+  once, a body or parameter that is not UTF-8, update text sent as a query;
+* 403 a feature refused here: SPARQL Update (``update=`` or ``application/sparql-update``) while updates are disabled,
+  SERVICE to an endpoint not allow-listed. The Protocol asks only for a 4XX/5XX status on failure; 403 is HTTP's
+  "understood, and refused", and keeps every W3C ``bad_update_*`` test at the 4XX it expects;
+* 405 (with Allow) a method other than GET, HEAD, POST, OPTIONS; 406 no offered format acceptable (the body lists
+  them); 415 a POST body that is neither form-encoded nor ``application/sparql-query``;
+* 503 the query ran past QUERY_TIMEOUT (the body names the limit) or the server cannot answer now.
+
+A capped answer carries ``X-GAISTD-Result-Capped: true`` and ``X-GAISTD-Row-Limit: <N>``; inside the body, SPARQL
+JSON/XML get a head ``link`` and Turtle-like formats a comment (see ``query.annotate_capped``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pyoxigraph as ox
+from flask import Blueprint, Flask, Response, current_app, request
+
+from .. import formats, query
+from ..formats import GRAPH, TABULAR
+from ..namespaces import PREFIXES, SD
+from ..store import StoreMissing, current_path
+
+bp = Blueprint("sparql", __name__)
+
+ALLOW = "GET, HEAD, POST, OPTIONS"
+EXTENSION = "gaistd.query_pool"
+GZIP_MIN_BYTES = 512
+CORS_EXPOSE = "ETag, Last-Modified, X-GAISTD-Result-Capped, X-GAISTD-Row-Limit, X-GAISTD-Build"
+FORM = "application/x-www-form-urlencoded"
+DIRECT_QUERY = "application/sparql-query"
+DIRECT_UPDATE = "application/sparql-update"
+VOID_TRIPLES = "http://rdfs.org/ns/void#triples"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+class Backend:
+    """Per app: the build being served and its query pool, opened on first use in the process that uses them."""
+
+    def __init__(self, config):
+        self.config = config
+        self._lock = threading.Lock()
+        self._pool: query.QueryPool | None = None
+        self.manifest: dict = {}
+        self._graph_counts: dict[str, int] | None = None
+
+    def pool(self) -> query.QueryPool:
+        with self._lock:
+            if self._pool is None:
+                path = current_path(Path(self.config["BUILD_DIR"]))
+                if path is None:
+                    raise StoreMissing(f"no built store in {self.config['BUILD_DIR']}: run `gaistd build` first")
+                self.manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+                self._pool = query.QueryPool(
+                    str(path / "oxigraph"), size=int(self.config["QUERY_WORKERS"]),
+                    timeout=float(self.config["QUERY_TIMEOUT"]), row_limit=int(self.config["ROW_LIMIT"]),
+                    service_allowlist=tuple(self.config["SERVICE_ALLOWLIST"]), prefixes=PREFIXES).start()
+            return self._pool
+
+    @property
+    def build_id(self) -> str:
+        return str(self.manifest.get("build_id", ""))
+
+    @property
+    def built_at(self) -> float:
+        return float(self.manifest.get("built_at", 0))
+
+    def graph_counts(self) -> dict[str, int]:
+        """Triples per named graph, and under "" those of the default graph (the union), counted once per build."""
+        if self._graph_counts is None:
+            pool = self.pool()
+            counts: dict[str, int] = {}
+            per_graph = pool.run("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", "json",
+                                 row_limit=100000)
+            for b in json.loads(per_graph.body)["results"]["bindings"]:
+                counts[b["g"]["value"]] = int(b["n"]["value"])
+            union = pool.run("SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }", "json")
+            counts[""] = int(json.loads(union.body)["results"]["bindings"][0]["n"]["value"])
+            self._graph_counts = counts
+        return self._graph_counts
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION] = Backend(app.config)
+
+
+def close_app(app: Flask) -> None:
+    backend = app.extensions.get(EXTENSION)
+    if backend is not None:
+        backend.close()
+
+
+def _backend() -> Backend:
+    backend = current_app.extensions.get(EXTENSION)
+    if backend is None:  # registered without init_app
+        backend = current_app.extensions[EXTENSION] = Backend(current_app.config)
+    return backend
+
+
+# --- reading a protocol request ------------------------------------------------------------------------------------
+
+class ProtocolError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Operation:
+    kind: str | None                 # "query", "update" or None (no operation: the service description)
+    text: str
+    dataset: query.Dataset
+    format: str | None               # the ``format`` parameter, if given
+
+
+def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(raw.decode("ascii", "strict") if raw else "", keep_blank_values=True, encoding="utf-8",
+                         errors="strict")
+    except UnicodeDecodeError:
+        raise ProtocolError(400, f"the {where} is not UTF-8 (the SPARQL Protocol requires UTF-8)") from None
+
+
+def _body_text(what: str) -> str:
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise ProtocolError(400, f"the {what} must be UTF-8, not {charset}")
+    try:
+        return request.get_data(cache=True).decode("utf-8", "strict")
+    except UnicodeDecodeError:
+        raise ProtocolError(400, f"the {what} is not valid UTF-8") from None
+
+
+def read_operation() -> Operation:
+    """The SPARQL Protocol operation a request carries (section 2.1 query, 2.2 update), or a ProtocolError."""
+    params = _params(request.query_string, "query string")
+    direct: tuple[str, str] | None = None
+    if request.method == "POST":
+        mime = request.mimetype
+        if mime == FORM:
+            charset = request.mimetype_params.get("charset", "utf-8").lower()
+            if charset not in ("utf-8", "utf8"):
+                raise ProtocolError(400, f"the form body must be UTF-8, not {charset}")
+            params += _params(request.get_data(cache=True), "form body")
+        elif mime == DIRECT_QUERY:
+            direct = ("query", _body_text("query"))
+        elif mime == DIRECT_UPDATE:
+            direct = ("update", _body_text("update"))
+        else:
+            raise ProtocolError(415, f"POST a query as {FORM} (query=…) or as {DIRECT_QUERY}, not "
+                                     f"{mime or 'a body without Content-Type'}")
+    queries = [v for k, v in params if k == "query"]
+    updates = [v for k, v in params if k == "update"]
+    if direct:
+        (queries if direct[0] == "query" else updates).append(direct[1])
+    if len(queries) > 1 or len(updates) > 1:
+        raise ProtocolError(400, "one request carries one operation: found "
+                                 f"{len(queries)} query and {len(updates)} update parameters")
+    if queries and updates:
+        raise ProtocolError(400, "a request carries either a query or an update, not both")
+    default = tuple(v for k, v in params if k == "default-graph-uri")
+    named = tuple(v for k, v in params if k == "named-graph-uri")
+    for iri in default + named:
+        try:
+            ox.NamedNode(iri)
+        except ValueError:
+            raise ProtocolError(400, f"default-graph-uri / named-graph-uri must be absolute IRIs: {iri!r}") from None
+    fmt = [v for k, v in params if k == "format"]
+    dataset = query.Dataset(default, named)
+    if updates:
+        if request.method != "POST":
+            raise ProtocolError(400, "SPARQL Update must be sent with POST (SPARQL 1.1 Protocol, 2.2)")
+        return Operation("update", updates[0], dataset, None)
+    if queries:
+        return Operation("query", queries[0], dataset, fmt[-1] if fmt else None)
+    if request.method == "POST":
+        raise ProtocolError(400, "no query: send query=… (form) or a body of type " + DIRECT_QUERY)
+    return Operation(None, "", dataset, fmt[-1] if fmt else None)
+
+
+def choose_format(kind: str, token: str | None) -> formats.Format:
+    """The ``format`` parameter if given, else the best of the offered types for the Accept header (406 if none)."""
+    offered = formats.of_kind(kind)
+    if token:
+        try:
+            return formats.lookup(token, kind)
+        except formats.UnknownFormat:
+            try:
+                formats.lookup(token)
+            except formats.UnknownFormat as exc:
+                raise ProtocolError(400, str(exc)) from None
+            raise ProtocolError(406, f"format={token} cannot carry this answer; offered: "
+                                     + formats.describe(offered)) from None
+    accept = request.accept_mimetypes
+    best = accept.best_match(formats.offered(kind)) if accept.provided else offered[0].media_type
+    if best is None:
+        raise ProtocolError(406, "none of the accepted media types can carry this answer; offered: "
+                                 + formats.describe(offered))
+    return formats.lookup(best, kind)
+
+
+# --- the route ------------------------------------------------------------------------------------------------------
+
+@bp.route("/sparql", methods=["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"], provide_automatic_options=False)
+def endpoint():
+    if request.method == "OPTIONS":
+        return _preflight()
+    if request.method not in ("GET", "HEAD", "POST"):
+        return _error(405, f"{request.method} is not a SPARQL Protocol method; use GET or POST", Allow=ALLOW)
+    try:
+        op = read_operation()
+        if op.kind == "update":
+            return _error(403, "SPARQL Update is disabled on this server (a read-only query service)"
+                          if not current_app.config.get("UPDATES_ENABLED") else
+                          "SPARQL Update is not served at this endpoint yet")
+        if op.kind is None:
+            return service_description(op.format)
+        return _answer(op)
+    except ProtocolError as exc:
+        return _error(exc.status, str(exc))
+    except StoreMissing as exc:
+        return _error(503, str(exc))
+
+
+def _answer(op: Operation) -> Response:
+    backend = _backend()
+    allow = tuple(current_app.config["SERVICE_ALLOWLIST"])
+    try:
+        info = query.check_query(op.text, allow)
+    except query.QueryRefused as exc:
+        if exc.feature == "update":  # update text in a query operation: not a legal query string (Protocol 2.1.4)
+            return _error(400, f"{exc}; this endpoint answers queries (SELECT, ASK, CONSTRUCT, DESCRIBE)")
+        return _error(403, str(exc))
+    fmt = choose_format(info.kind or TABULAR, op.format)
+    pool = backend.pool()
+    key = json.dumps([op.text, op.dataset.default_graphs, op.dataset.named_graphs, fmt.name, request.base_url])
+    gz = _wants_gzip()
+    etag = _etag(backend.build_id, key, gz)
+    if request.method in ("GET", "HEAD") and _not_modified(etag, backend.built_at):
+        return _not_modified_response(etag, backend)
+    try:
+        result = pool.run(op.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info)
+    except query.QuerySyntaxError as exc:
+        return _error(400, f"malformed query: {exc}")
+    except query.QueryTimeout as exc:
+        return _error(503, str(exc))
+    except query.QueryUnavailable as exc:
+        return _error(503, str(exc))
+    except query.QueryError as exc:
+        return _error(500, str(exc))
+    resp = _body_response(result.body, formats.BY_NAME[result.format].content_type, gz)
+    _cache_headers(resp, etag, backend)
+    if result.capped:
+        resp.headers["X-GAISTD-Result-Capped"] = "true"
+    resp.headers["X-GAISTD-Row-Limit"] = str(result.limit)
+    return resp
+
+
+# --- service description --------------------------------------------------------------------------------------------
+
+def service_description(token: str | None) -> Response:
+    """GET /sparql without a query: a SPARQL 1.1 Service Description, or for a browser the query UI."""
+    offered = [f.media_type for f in formats.of_kind(GRAPH)] + ["text/html"]
+    accept = request.accept_mimetypes
+    if token is None and accept.provided and accept.best_match(offered) == "text/html":
+        ui = current_app.view_functions.get("ui.index")
+        if ui is not None:
+            return current_app.make_response(ui())
+        return Response(_MINIMAL_FORM, content_type="text/html; charset=utf-8")
+    fmt = choose_format(GRAPH, token)
+    backend = _backend()
+    backend.pool()
+    gz = _wants_gzip()
+    etag = _etag(backend.build_id, json.dumps(["sd", fmt.name, request.base_url,
+                                               list(current_app.config["SERVICE_ALLOWLIST"])]), gz)
+    if _not_modified(etag, backend.built_at):
+        return _not_modified_response(etag, backend)
+    body = ox.serialize(description_triples(request.base_url, backend.graph_counts(),
+                                            current_app.config["SERVICE_ALLOWLIST"]),
+                        format=fmt.ox, prefixes={"sd": str(SD), "void": "http://rdfs.org/ns/void#",
+                                                 "formats": "http://www.w3.org/ns/formats/"})
+    resp = _body_response(body, fmt.content_type, gz)
+    _cache_headers(resp, etag, backend)
+    return resp
+
+
+def description_triples(endpoint_url: str, counts: dict[str, int], allowlist) -> list[ox.Triple]:
+    """The sd: description of this endpoint: language, result formats, features, and the dataset with its sizes."""
+    def n(iri: str) -> ox.NamedNode:
+        return ox.NamedNode(iri)
+
+    sd = str(SD)
+    svc = n(endpoint_url)
+    t = [ox.Triple(svc, n(RDF_TYPE), n(sd + "Service")),
+         ox.Triple(svc, n(sd + "endpoint"), svc),
+         ox.Triple(svc, n(sd + "supportedLanguage"), n(sd + "SPARQL11Query")),
+         ox.Triple(svc, n(sd + "feature"), n(sd + "UnionDefaultGraph"))]
+    if allowlist:
+        t.append(ox.Triple(svc, n(sd + "feature"), n(sd + "BasicFederatedQuery")))
+    t += [ox.Triple(svc, n(sd + "resultFormat"), n(f.iri)) for f in formats.FORMATS if f.iri]
+    dataset, default = ox.BlankNode(), ox.BlankNode()
+    t += [ox.Triple(svc, n(sd + "defaultDataset"), dataset),
+          ox.Triple(dataset, n(RDF_TYPE), n(sd + "Dataset")),
+          ox.Triple(dataset, n(sd + "defaultGraph"), default),
+          ox.Triple(default, n(RDF_TYPE), n(sd + "Graph")),
+          ox.Triple(default, n(VOID_TRIPLES), ox.Literal(str(counts.get("", 0)), datatype=n(_XSD_INTEGER)))]
+    for name in sorted(k for k in counts if k):
+        ng, g = ox.BlankNode(), ox.BlankNode()
+        t += [ox.Triple(dataset, n(sd + "namedGraph"), ng),
+              ox.Triple(ng, n(RDF_TYPE), n(sd + "NamedGraph")),
+              ox.Triple(ng, n(sd + "name"), n(name)),
+              ox.Triple(ng, n(sd + "graph"), g),
+              ox.Triple(g, n(RDF_TYPE), n(sd + "Graph")),
+              ox.Triple(g, n(VOID_TRIPLES), ox.Literal(str(counts[name]), datatype=n(_XSD_INTEGER)))]
+    return t
+
+
+_XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+
+_MINIMAL_FORM = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>GAISTD-KG SPARQL endpoint</title></head><body>
+<h1>SPARQL endpoint</h1>
+<form method="post" action="">
+<p><textarea name="query" rows="12" cols="80">SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 25</textarea></p>
+<p><label>Format <select name="format"><option>html</option><option>json</option><option>xml</option>
+<option>csv</option><option>tsv</option><option>ttl</option><option>jsonld</option></select></label>
+<button type="submit">Run</button></p>
+</form>
+</body></html>
+"""
+
+
+# --- HTTP details ----------------------------------------------------------------------------------------------------
+
+def _wants_gzip() -> bool:
+    return request.accept_encodings["gzip"] > 0
+
+
+def _etag(build_id: str, key: str, gz: bool) -> str:
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+    return f"{build_id}-{digest}{'-gz' if gz else ''}"
+
+
+def _not_modified(etag: str, built_at: float) -> bool:
+    if request.if_none_match:
+        return request.if_none_match.contains_weak(etag)
+    since = request.if_modified_since
+    return since is not None and built_at and int(built_at) <= since.timestamp()
+
+
+def _not_modified_response(etag: str, backend: Backend) -> Response:
+    resp = Response(status=304)
+    _cache_headers(resp, etag, backend)
+    return resp
+
+
+def _cache_headers(resp: Response, etag: str, backend: Backend) -> None:
+    resp.set_etag(etag)
+    if backend.built_at:
+        resp.headers["Last-Modified"] = formatdate(backend.built_at, usegmt=True)
+    resp.headers["Cache-Control"] = "public, no-cache"  # store, but ask again: a new build changes the answer
+    resp.headers["X-GAISTD-Build"] = backend.build_id
+    resp.vary.update(("Accept", "Accept-Encoding"))
+
+
+def _body_response(body: bytes, content_type: str, gz: bool) -> Response:
+    if gz and len(body) >= GZIP_MIN_BYTES:
+        resp = Response(gzip.compress(body, compresslevel=5, mtime=0), content_type=content_type)
+        resp.headers["Content-Encoding"] = "gzip"
+    else:
+        resp = Response(body, content_type=content_type)
+    return resp
+
+
+def _error(status: int, message: str, **headers: str) -> Response:
+    resp = Response(message.rstrip() + "\n", status=status, content_type="text/plain; charset=utf-8")
+    resp.headers.update(headers)
+    return resp
+
+
+def _preflight() -> Response:
+    resp = Response(status=204)
+    resp.headers["Allow"] = ALLOW
+    resp.headers["Access-Control-Allow-Methods"] = ALLOW
+    resp.headers["Access-Control-Allow-Headers"] = request.headers.get(
+        "Access-Control-Request-Headers", "Accept, Content-Type, If-None-Match, If-Modified-Since")
+    resp.headers["Access-Control-Max-Age"] = "86400"
+    return resp
+
+
+@bp.after_request
+def _cors(resp: Response) -> Response:
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    resp.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
+    return resp
+
