@@ -2,8 +2,9 @@
 
 Noise removed (it says nothing about our resources and would drown the entailments the graph relies on):
 reflexive owl:sameAs / equivalence / subsumption, ``rdf:type owl:Thing`` and ``rdfs:Resource`` and the like,
-triples about the RDF, RDFS, OWL, XSD and SKOS vocabularies themselves (axiomatic triples), triples touching blank
-nodes (owlrl's literal proxies, restriction and list nodes), and owlrl's error-message resources.
+triples whose subject is not ours (axiomatic triples about RDF/RDFS/OWL/XSD/SKOS, and the copies owl:sameAs makes
+onto Wikidata IRIs), domain/range restatements, triples touching blank nodes (owlrl's literal proxies, restriction
+and list nodes), and owlrl's error-message resources.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import owlrl
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 
-from .namespaces import bind_prefixes
+from .namespaces import BASE, bind_prefixes
 
 ERRNS = URIRef("http://www.daml.org/2002/03/agents/agent-ont#ErrorMessage")
 VOCABULARIES = tuple(str(ns) for ns in (RDF, RDFS, OWL, XSD, SKOS)) + (
@@ -24,6 +25,7 @@ TRIVIAL_TYPES = {OWL.Thing, RDFS.Resource, OWL.NamedIndividual, RDFS.Class, OWL.
                  OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty, RDFS.Datatype}
 REFLEXIVE = {OWL.sameAs, OWL.equivalentClass, OWL.equivalentProperty, RDFS.subClassOf, RDFS.subPropertyOf,
              SKOS.exactMatch, SKOS.closeMatch}
+SCHEMA_TRIVIA = {RDFS.domain, RDFS.range}  # scm-dom/scm-rng restatements along the class hierarchy
 TRIVIAL_OBJECTS = {OWL.Thing, RDFS.Resource, OWL.topObjectProperty, OWL.topDataProperty}
 
 
@@ -44,7 +46,11 @@ class Reasoned:
 def _is_noise(s, p, o) -> bool:
     if isinstance(s, (BNode, Literal)) or isinstance(o, BNode) or isinstance(p, BNode):
         return True
-    if str(s).startswith(VOCABULARIES):
+    if not str(s).startswith(BASE):
+        # About vocabularies (axiomatic triples) or external resources (copies made through owl:sameAs links
+        # to Wikidata): not statements of this graph.
+        return True
+    if p in SCHEMA_TRIVIA:
         return True
     if p in REFLEXIVE and s == o:
         return True
@@ -86,9 +92,13 @@ def reason(ontology: Graph, data: Graph) -> Reasoned:
     other = [str(m) for e in closure.subjects(RDF.type, ERRNS) for m in closure.objects(e, None) if isinstance(m, Literal)]
     if clashes or (other and not clashes):
         raise InconsistencyError(clashes or sorted(other))
+    # External IRIs declared owl:sameAs one of ours (Wikidata links): owlrl copies every fact onto them; a copy
+    # that only swaps our IRI for its alias is not a new statement.
+    aliases = {o for s, o in data.subject_objects(OWL.sameAs) if str(s).startswith(BASE) and not str(o).startswith(BASE)}
+    aliases |= {s for s, o in data.subject_objects(OWL.sameAs) if str(o).startswith(BASE) and not str(s).startswith(BASE)}
     inferred = bind_prefixes(Graph())
     for t in closure:
-        if t in ontology or t in data or _is_noise(*t):
+        if t in ontology or t in data or _is_noise(*t) or t[2] in aliases:
             continue
         inferred.add(t)
     return Reasoned(inferred=inferred, closure_size=len(closure))
