@@ -20,6 +20,7 @@ import io
 import logging
 import sys
 import types
+import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping, Sequence
 
@@ -287,7 +288,10 @@ def ontology_html(store: ox.Store) -> str:
     for s in set(graph.subjects()):
         if isinstance(s, URIRef) and str(s).startswith(ONTOLOGY_NS) and len(str(s)) > len(ONTOLOGY_NS):
             pub.fids[str(s)] = str(s)[len(ONTOLOGY_NS):]
-    return pub.make_html()
+    with warnings.catch_warnings():
+        # pyLODE reads its stylesheet with open(...).read() and leaves the file to the garbage collector
+        warnings.simplefilter("ignore", ResourceWarning)
+        return pub.make_html()
 
 
 # --- the dataset: VoID and DCAT ------------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from flask import Blueprint, Response, current_app, render_template, request, se
 
 from .. import describe as d
 from .. import export
-from .pages import (BY_EXT, BY_MEDIA, HTML, RdfFormat, cache_dir, current_store, media_type, not_acceptable,
-                    not_found, write_atomic)
+from .. import formats
+from .pages import BY_EXT, HTML, RdfFormat, cache_dir, current_store, keeps_graphs, not_acceptable, not_found
 
 bp = Blueprint("dumps", __name__)
 
@@ -44,12 +44,12 @@ def export_files(selection: str, fmt: RdfFormat) -> tuple[Path, Path]:
     """The dump ``selection`` (a dump or graph name) in ``fmt`` for the current build: written on first use."""
     opened = current_store()
     folder = cache_dir(opened)
-    plain = folder / f"{selection}.{fmt.ext}"
-    packed = folder / f"{selection}.{fmt.ext}.gz"
+    plain = folder / f"{selection}.{fmt.extension}"
+    packed = folder / f"{selection}.{fmt.extension}.gz"
     if not (plain.exists() and packed.exists()):
         tmp = plain.with_name(f".{plain.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as out:
-            export.export(opened.store, out, selection, fmt.name)
+            export.export(opened.store, out, selection, fmt.extension)
         tmp_gz = packed.with_name(f".{packed.name}.{os.getpid()}.tmp")
         with open(tmp, "rb") as src, gzip.GzipFile(tmp_gz, "wb", mtime=0) as dst:
             shutil.copyfileobj(src, dst, 1 << 16)
@@ -67,7 +67,7 @@ def send_export(selection: str, fmt: RdfFormat, negotiated: bool = False, locati
     plain, packed = export_files(selection, fmt)
     gz = request.accept_encodings["gzip"] > 0
     etag, modified = _validators(packed.name if gz else plain.name)
-    resp = send_file(packed if gz else plain, mimetype=media_type(fmt), etag=etag, last_modified=modified,
+    resp = send_file(packed if gz else plain, mimetype=fmt.media_type, etag=etag, last_modified=modified,
                      max_age=MAX_AGE, conditional=True)
     if gz:
         resp.headers["Content-Encoding"] = "gzip"
@@ -84,7 +84,7 @@ def index() -> str:
     base = request.script_root
     dumps = [{"name": name, "title": DUMP_TITLES[name], "graphs": graphs,
               "files": [{"href": f"{base}/dumps/{name}.{ext}", "label": BY_EXT[ext].label,
-                         "media": BY_EXT[ext].media, "quads": BY_EXT[ext].quads} for ext in DUMP_FORMATS]}
+                         "media": BY_EXT[ext].media_type, "quads": keeps_graphs(BY_EXT[ext])} for ext in DUMP_FORMATS]}
              for name, graphs in export.DUMPS.items()]
     return render_template("dumps.html", dumps=dumps, context=f"{base}/context.jsonld",
                            void=f"{base}/.well-known/void")
@@ -110,7 +110,7 @@ def context() -> Response:
 def void_graph():
     opened = current_store()
     host = request.host_url.rstrip("/")
-    dists = [d.Distribution(url=f"{host}/dumps/{name}.{ext}", media_type=BY_EXT[ext].media,
+    dists = [d.Distribution(url=f"{host}/dumps/{name}.{ext}", media_type=BY_EXT[ext].media_type,
                             title=f"{DUMP_TITLES[name]}, as {BY_EXT[ext].label}", full=name == "full")
              for name in export.DUMPS for ext in DUMP_FORMATS]
     dataset = current_app.config["BASE_IRI"] + "dataset"
@@ -120,24 +120,22 @@ def void_graph():
 @bp.get("/.well-known/void")
 def void() -> Response:
     accept = request.accept_mimetypes
-    offers = [BY_EXT["ttl"].media, BY_EXT["jsonld"].media, HTML]
+    offers = [BY_EXT["ttl"].media_type, BY_EXT["jsonld"].media_type, HTML]
     best = accept.best_match(offers) if accept else offers[0]
     if best is None:
         return not_acceptable()
     g = void_graph()
     etag, modified = _validators("void")
     if best == HTML:
-        turtle = g.serialize(format="longturtle")
-        resp = Response(render_template("void.html", turtle=turtle), mimetype="text/html")
+        resp = Response(render_template("void.html", turtle=g.serialize(format="longturtle")), mimetype=HTML)
     else:
-        fmt = BY_MEDIA[best]
-        if fmt.name == "jsonld":
+        fmt = formats.lookup(best, formats.GRAPH)
+        if fmt.extension == "jsonld":
             body = g.serialize(format="json-ld", context=export.context()["@context"], auto_compact=True)
         else:
             body = g.serialize(format="longturtle")
-        resp = Response(body, mimetype=media_type(fmt))
-    resp.set_etag(etag + "-" + best.replace("/", "_") + "-" + request.host)
+        resp = Response(body, content_type=fmt.content_type)
+    resp.set_etag(f"{etag}-{best.replace('/', '_')}-{request.host}")
     resp.last_modified = modified
     resp.vary.add("Accept")
     return resp.make_conditional(request)
-

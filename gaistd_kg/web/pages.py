@@ -40,7 +40,7 @@ import pyoxigraph as ox
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
 
 from .. import describe as d
-from .. import export
+from .. import formats
 from .. import store as store_mod
 from ..namespaces import GRAPH, ONTOLOGY_IRI
 
@@ -83,28 +83,15 @@ SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
 # --- formats -------------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class RdfFormat:
-    name: str       # key of export.EXPORT_FORMATS
-    ext: str
-    media: str
-    quads: bool
-    label: str
+# Media types, extensions and labels come from the one table in gaistd_kg.formats; the RDF is written by
+# gaistd_kg.export, which knows each row by its extension.
+RdfFormat = formats.Format
+RDF_FORMATS: tuple[RdfFormat, ...] = formats.of_kind(formats.GRAPH)
+BY_EXT = {f.extension: f for f in RDF_FORMATS}
 
 
-_LABELS = {"turtle": "Turtle", "trig": "TriG", "ntriples": "N-Triples", "nquads": "N-Quads", "rdfxml": "RDF/XML",
-           "jsonld": "JSON-LD"}
-RDF_FORMATS: tuple[RdfFormat, ...] = tuple(
-    RdfFormat(name, ext, media, quads, _LABELS.get(name, name))
-    for name, (_ox, quads, media, ext) in export.EXPORT_FORMATS.items()
-)
-BY_EXT = {f.ext: f for f in RDF_FORMATS}
-BY_MEDIA = {f.media: f for f in RDF_FORMATS}
-
-
-def media_type(fmt: RdfFormat) -> str:
-    """The Content-Type to send; Werkzeug adds the charset to text/* itself."""
-    return f"{fmt.media}; charset=utf-8" if fmt.media.endswith("json") else fmt.media
+def keeps_graphs(fmt: RdfFormat) -> bool:
+    return bool(fmt.ox is not None and fmt.ox.supports_datasets)
 
 
 def negotiate() -> RdfFormat | str | None:
@@ -112,10 +99,12 @@ def negotiate() -> RdfFormat | str | None:
     accept = request.accept_mimetypes
     if not accept:
         return "html"
-    best = accept.best_match([HTML, "application/xhtml+xml", *BY_MEDIA])
+    best = accept.best_match([HTML, "application/xhtml+xml", *formats.offered(formats.GRAPH)])
     if best is None:
         return None
-    return BY_MEDIA.get(best, "html")
+    if best in (HTML, "application/xhtml+xml"):
+        return "html"
+    return formats.negotiate(best, formats.GRAPH)
 
 
 def split_ext(path: str) -> tuple[str, str | None]:
@@ -268,7 +257,7 @@ def labels_view(desc: d.Description) -> list[dict[str, str]]:
 
 
 def format_links(path: str) -> list[dict[str, str]]:
-    return [{"href": f"{path}.{f.ext}", "label": f.label, "media": f.media} for f in RDF_FORMATS]
+    return [{"href": f"{path}.{f.extension}", "label": f.label, "media": f.media_type} for f in RDF_FORMATS]
 
 
 def describe_links(iri: str) -> dict[str, str]:
@@ -288,8 +277,8 @@ def render_resource(desc: d.Description, path: str, extra: dict[str, Any] | None
     ), status
 
 
-def finish(body: Any, mimetype: str, negotiated: bool, location: str | None = None, status: int = 200) -> Response:
-    resp = body if isinstance(body, Response) else Response(body, status=status, mimetype=mimetype)
+def finish(body: Any, content_type: str, negotiated: bool, location: str | None = None, status: int = 200) -> Response:
+    resp = Response(body, status=status, content_type=content_type)
     if negotiated:
         resp.vary.add("Accept")
         if "lang" not in request.args and resp.mimetype == HTML:
@@ -300,7 +289,7 @@ def finish(body: Any, mimetype: str, negotiated: bool, location: str | None = No
 
 
 def not_acceptable() -> Response:
-    offered = ", ".join([HTML, *BY_MEDIA])
+    offered = ", ".join([HTML, *(f.media_type for f in RDF_FORMATS)])
     resp = Response(f"406 Not Acceptable: this resource is available as {offered}\n", status=406,
                     mimetype="text/plain")
     resp.vary.add("Accept")
@@ -332,9 +321,10 @@ def serve_description(path: str, ext: str | None, extra: dict[str, Any] | None =
     local = request.script_root + path
     if fmt == "html":
         html, status = render_resource(desc, local, extra)
-        return finish(html, "text/html", ext is None, local + ".html", status)
+        return finish(html, "text/html; charset=utf-8", ext is None, local + ".html", status)
     assert isinstance(fmt, RdfFormat)
-    return finish(d.serialize_description(desc, fmt.name), media_type(fmt), ext is None, f"{local}.{fmt.ext}")
+    return finish(d.serialize_description(desc, fmt.extension), fmt.content_type, ext is None,
+                  f"{local}.{fmt.extension}")
 
 
 @bp.get("/id/<kind>/<path:rest>")
@@ -378,13 +368,13 @@ def _ontology(ext: str | None) -> Response:
     local = request.script_root + "/ontology"
     if fmt == "html":
         html, hashes = ontology_page(opened)
-        resp = finish(html, "text/html", ext is None, local + ".html")
+        resp = finish(html, "text/html; charset=utf-8", ext is None, local + ".html")
         resp.headers["Content-Security-Policy"] = csp(hashes)  # pyLODE inlines its stylesheet
         return resp
     assert isinstance(fmt, RdfFormat)
     from .dumps import send_export  # the graph is written once per build, like a dump
 
-    return send_export("ontology", fmt, negotiated=ext is None, location=f"{local}.{fmt.ext}")
+    return send_export("ontology", fmt, negotiated=ext is None, location=f"{local}.{fmt.extension}")
 
 
 @bp.get("/ontology")
@@ -421,7 +411,7 @@ def graph(rest: str) -> Response:
     assert isinstance(fmt, RdfFormat)
     from .dumps import send_export
 
-    return send_export(name, fmt, negotiated=ext is None, location=f"{local}.{fmt.ext}")
+    return send_export(name, fmt, negotiated=ext is None, location=f"{local}.{fmt.extension}")
 
 
 # --- anything else under the base that the store knows about (/dataset, /build/<id>, …) ----------------------------
