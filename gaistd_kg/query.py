@@ -132,7 +132,12 @@ class QueryInfo:
 
 
 def inspect(text: str) -> QueryInfo:
-    """Read the query's form, dataset clause and SERVICE targets from its tokens (no full parse: that is Oxigraph's)."""
+    """Read the query's form, dataset clause and SERVICE targets from its tokens (no full parse: that is Oxigraph's).
+
+    Oxigraph matches keywords without a word boundary (``SERVICE:x`` is SERVICE then ``:x``, ``trueSERVICE`` is
+    ``true`` then SERVICE), and in an expression ``<`` may be an operator where a lexer sees an IRI. The reading is
+    therefore conservative: any SERVICE it cannot read plainly is reported as an endpoint it cannot resolve (None).
+    """
     toks = list(tokens(text))
     prefixes: dict[str, str] = {}
     base = ""
@@ -147,23 +152,51 @@ def inspect(text: str) -> QueryInfo:
             i += 3
         else:
             break
-    first = toks[i][1].upper() if i < len(toks) and toks[i][0] == "word" else None
-    form = first if first in FORMS else None
-    update = first if first in UPDATE_KEYWORDS else None
+    first = toks[i][1].upper() if i < len(toks) and toks[i][0] == "word" else ""
+    form = next((f for f in FORMS if first.startswith(f)), None)
+    update = next((u for u in UPDATE_KEYWORDS if first.startswith(u)), None) if form is None else None
     dataset_clause = False
     services: list[str | None] = []
     for j, (kind, tok) in enumerate(toks):
-        if kind != "word":
-            continue
         up = tok.upper()
-        if up == "FROM":
+        if kind == "pname":
+            prefix = up.split(":", 1)[0]
+            if "SERVICE" in prefix:
+                services.append(None)
+            dataset_clause = dataset_clause or prefix == "FROM"
+        elif kind == "iri" and _service_inside_iri(tok):
+            services.append(None)
+        elif kind != "word":
+            continue
+        elif up == "FROM":
             dataset_clause = True
         elif up == "SERVICE":
             k = j + 1
-            if k < len(toks) and toks[k][0] == "word" and toks[k][1].upper() == "SILENT":
+            if k < len(toks) and toks[k][1].upper() == "SILENT" and toks[k][0] == "word":
                 k += 1
-            services.append(_resolve(toks[k] if k < len(toks) else ("", ""), prefixes, base))
+            target = toks[k] if k < len(toks) else ("", "")
+            services.append(None if target[1].upper().startswith("SILENT") else _resolve(target, prefixes, base))
+        elif "SERVICE" in up:
+            services.append(None)
     return QueryInfo(form=form, update=update, dataset_clause=dataset_clause, services=tuple(services))
+
+
+def _service_inside_iri(tok: str) -> bool:
+    """Could Oxigraph read this ``<…>`` as a less-than followed by code holding a SERVICE keyword?
+
+    Only when the keyword is followed by something that can name an endpoint and a ``#`` then hides the closing
+    ``>`` in a comment (``FILTER(?a<?b)SERVICE?e#>``). A plain IRI such as ``<…/sparql-service-description#>`` is not.
+    """
+    body = tok[1:-1]
+    if "#" not in body or "SERVICE" not in body.upper():
+        return False
+    inner = list(tokens(body[:body.rindex("#")]))
+    for j, (kind, t) in enumerate(inner):
+        if "SERVICE" in t.upper() and kind in ("word", "pname"):
+            nxt = inner[j + 1] if j + 1 < len(inner) else None
+            if kind == "pname" or t.upper() != "SERVICE" or nxt is None or nxt[0] in ("var", "pname", "word", "iri"):
+                return True
+    return False
 
 
 def _resolve(token: tuple[str, str], prefixes: Mapping[str, str], base: str) -> str | None:
@@ -438,18 +471,56 @@ def _watch_parent(ppid: int) -> None:
         time.sleep(0.5)
 
 
+def deny_network() -> bool:
+    """Forbid this process to open IPv4/IPv6 sockets (Linux seccomp filter); True if the filter is in place.
+
+    The kernel then refuses what ``check_query`` might miss: a query worker with no SERVICE allowed cannot reach any
+    host, whatever the query text. Other sockets (pipes, AF_UNIX) keep working. Threads started later inherit it.
+    """
+    import ctypes
+    import platform
+    import struct
+
+    arches = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # AUDIT_ARCH_*, __NR_socket
+    if sys.platform != "linux" or platform.machine() not in arches:
+        return False
+    audit_arch, nr_socket = arches[platform.machine()]
+    ld, jeq, ret = 0x20, 0x15, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
+    allow, deny = 0x7FFF0000, 0x00050000 | 13  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EACCES
+    program = [
+        (ld, 0, 0, 4), (jeq, 0, 6, audit_arch),      # another syscall ABI: deny
+        (ld, 0, 0, 0), (jeq, 0, 3, nr_socket),       # not socket(): allow
+        (ld, 0, 0, 16), (jeq, 2, 0, 2), (jeq, 1, 0, 10),  # socket(AF_INET | AF_INET6, …): deny
+        (ret, 0, 0, allow), (ret, 0, 0, deny),
+    ]
+    code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *ins) for ins in program))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(program), ctypes.cast(code, ctypes.c_void_p))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, required to install a filter unprivileged
+        return False
+    return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+
+
 def _worker_main() -> None:
     store_path, rfd, wfd, ppid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     _set_process_name(b"gaistd-query")
-    threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
     rx, tx = Connection(rfd, writable=False), Connection(wfd, readable=False)
     try:
         setup = pickle.loads(rx.recv_bytes())
+    except (EOFError, OSError):
+        return
+    sandboxed = deny_network() if setup.get("deny_network") else False  # before any thread exists
+    threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
+    try:
         store = ox.Store.read_only(store_path)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which reports it to the client
         tx.send_bytes(pickle.dumps(("unavailable", f"cannot open the store: {exc}")))
         return
-    tx.send_bytes(pickle.dumps(("ready", os.getpid())))
+    tx.send_bytes(pickle.dumps(("ready", sandboxed)))
     prefixes = setup.get("prefixes") or {}
     while True:
         try:
@@ -477,6 +548,7 @@ class _Worker:
     tx: Connection
     rx: Connection
     ready: bool = False
+    sandboxed: bool = False
 
     @property
     def pid(self) -> int:
@@ -555,7 +627,7 @@ class QueryPool:
             os.close(to_child_r)
             os.close(from_child_w)
         w = _Worker(proc=proc, tx=Connection(to_child_w, readable=False), rx=Connection(from_child_r, writable=False))
-        w.tx.send_bytes(pickle.dumps({"prefixes": dict(self.prefixes)}))
+        w.tx.send_bytes(pickle.dumps({"prefixes": dict(self.prefixes), "deny_network": not self.service_allowlist}))
         self._all.append(w)
         return w
 
@@ -580,6 +652,12 @@ class QueryPool:
             self._cond.notify_all()
         for w in workers:
             w.stop()
+
+    def sandboxed(self) -> bool:
+        """True when every started worker runs without network access (no SERVICE allowed, Linux seccomp)."""
+        with self._cond:
+            started = [w for w in self._all if w.ready]
+        return bool(started) and all(w.sandboxed for w in started)
 
     def pids(self) -> list[int]:
         """Process ids of the live workers."""
@@ -629,7 +707,7 @@ class QueryPool:
         status, detail = pickle.loads(w.rx.recv_bytes())
         if status != "ready":
             raise QueryUnavailable(detail)
-        w.ready = True
+        w.ready, w.sandboxed = True, bool(detail)
 
     def run(self, text: str, fmt: str | None = None, dataset: Dataset | None = None, base_iri: str | None = None,
             row_limit: int | None = None, timeout: float | None = None, info: QueryInfo | None = None) -> Result:
