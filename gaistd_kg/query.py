@@ -506,6 +506,13 @@ def deny_network() -> bool:
 
 
 def _worker_main() -> None:
+    try:
+        _serve()
+    except (EOFError, OSError):  # the parent went away (closed pipe): nothing left to answer
+        pass
+
+
+def _serve() -> None:
     store_path, rfd, wfd, ppid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     _set_process_name(b"gaistd-query")
     rx, tx = Connection(rfd, writable=False), Connection(wfd, readable=False)
@@ -632,11 +639,17 @@ class QueryPool:
         return w
 
     def start(self) -> "QueryPool":
-        """Start all workers now (otherwise they start on first use)."""
+        """Start all workers now and wait until each has the store open (otherwise they start on first use)."""
         with self._cond:
             self._ensure_same_process()
             while len(self._all) < self.size:
                 self._idle.append(self._spawn())
+            waiting = [w for w in self._idle if not w.ready]
+        for w in waiting:
+            try:
+                self._await_ready(w)
+            except (QueryUnavailable, EOFError, OSError):
+                pass  # reported, with its reason, to the first query that gets this worker
         return self
 
     def _ensure_same_process(self) -> None:
@@ -704,7 +717,10 @@ class QueryPool:
             return
         if not w.rx.poll(self.startup_timeout):
             raise QueryUnavailable(f"a query worker did not start within {self.startup_timeout:g} s")
-        status, detail = pickle.loads(w.rx.recv_bytes())
+        try:
+            status, detail = pickle.loads(w.rx.recv_bytes())
+        except (EOFError, OSError):
+            raise QueryUnavailable("a query worker exited while starting") from None
         if status != "ready":
             raise QueryUnavailable(detail)
         w.ready, w.sandboxed = True, bool(detail)
