@@ -215,3 +215,16 @@ def live_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ca
 def live_server(live_server_factory, fixture_build_dir: Path) -> str:
     """Base URL (http://127.0.0.1:<port>) of the real server process serving the fixture build."""
     return live_server_factory(fixture_build_dir).url
+
+
+# --- W3C protocol summary --------------------------------------------------------------------------------------------
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """After a run that replayed the W3C Protocol manifest, print its table: one line per test, its verdict."""
+    runner = sys.modules.get("w3c_runner")
+    results = getattr(runner, "RESULTS", None)
+    if not results:
+        return
+    terminalreporter.section("W3C SPARQL 1.1 Protocol tests")
+    for line in runner.summary_lines(results):
+        terminalreporter.write_line(line)
