@@ -192,8 +192,12 @@ def href_for(iri: str, lang: str | None = None) -> str | None:
 
 # --- security headers ----------------------------------------------------------------------------------------------
 
-def csp(style_hashes: tuple[str, ...] = ()) -> str:
-    return CSP.format(styles="".join(f" '{h}'" for h in style_hashes))
+def csp(style_hashes: tuple[str, ...] = (), inline_styles: bool = False) -> str:
+    """The Content-Security-Policy: scripts only from our own files, everywhere. Inline styles only where a page
+    needs them: pyLODE's stylesheet by hash, and YASGUI (which sets style attributes from script) by
+    ``inline_styles``; a style cannot run code, and data never reaches a page unescaped."""
+    styles = " 'unsafe-inline'" if inline_styles else "".join(f" '{h}'" for h in style_hashes)
+    return CSP.format(styles=styles)
 
 
 def security_headers(response: Response) -> Response:
@@ -205,6 +209,7 @@ def security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.config.setdefault("CACHE_DIR", os.environ.get("GAISTD_CACHE_DIR", ""))  # "": <BUILD_DIR>/cache
     app.after_request(security_headers)
     app.jinja_env.globals["chrome"] = chrome
 

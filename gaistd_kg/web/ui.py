@@ -8,12 +8,14 @@ file's first comment line; when the folder has none, the examples shipped in ``t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 
 from ..namespaces import ROOT
+from .pages import csp
 
 bp = Blueprint("ui", __name__)
 
@@ -44,8 +46,12 @@ def read_examples(folder: Path) -> list[Example]:
     return out
 
 
+def init_app(app: Flask) -> None:
+    app.config.setdefault("QUERIES_DIR", os.environ.get("GAISTD_QUERIES_DIR") or str(ROOT / "queries"))
+
+
 def examples() -> list[Example]:
-    folder = Path(current_app.config.get("QUERIES_DIR") or ROOT / "queries")
+    folder = Path(current_app.config["QUERIES_DIR"])
     found = read_examples(folder) if folder.is_dir() else []
     return found or read_examples(BUILTIN_EXAMPLES)
 
@@ -60,6 +66,7 @@ def index() -> Response:
                            examples=examples())
     resp = Response(html, mimetype="text/html")
     resp.vary.add("Accept")
+    resp.headers["Content-Security-Policy"] = csp(inline_styles=True)
     return resp
 
 

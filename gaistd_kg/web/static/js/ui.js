@@ -18,6 +18,11 @@
     });
     window.gaistdYasgui = yasgui;
 
+    // Tab titles stay short; the examples list beside the editor shows each full question.
+    function tabTitle(name) {
+      return name.length > 40 ? name.slice(0, 38) + "\u2026" : name;
+    }
+
     function tabNamed(name) {
       var tabs = yasgui._tabs || {};
       for (var id in tabs) {
@@ -27,9 +32,10 @@
     }
 
     function open(example, select) {
-      var tab = tabNamed(example.name);
+      var title = tabTitle(example.name);
+      var tab = tabNamed(title);
       if (!tab) {
-        tab = yasgui.addTab(select, { name: example.name, yasqe: { value: example.query },
+        tab = yasgui.addTab(select, { name: title, yasqe: { value: example.query },
                                       requestConfig: { endpoint: endpoint } });
       } else if (select) {
         yasgui.selectTabId(tab.getId());
