@@ -27,6 +27,7 @@ class Format:
     ox: ox.QueryResultsFormat | ox.RdfFormat | None  # None: written by us (the HTML table)
     aliases: tuple[str, ...] = ()      # other media types a client may ask for, answered with this format
     iri: str = ""                      # W3C formats IRI (http://www.w3.org/ns/formats/…) for service descriptions
+    keywords: tuple[str, ...] = ()     # other names clients put in ``format=`` (SPARQLWrapper sends ``turtle``)
 
     @property
     def content_type(self) -> str:
@@ -40,10 +41,10 @@ class Format:
 
 
 def _row(name: str, kind: str, fmt: ox.QueryResultsFormat | ox.RdfFormat | None, label: str, media_type: str = "",
-         extension: str = "", aliases: tuple[str, ...] = (), iri: str = "") -> Format:
+         extension: str = "", aliases: tuple[str, ...] = (), iri: str = "", keywords: tuple[str, ...] = ()) -> Format:
     media = media_type or fmt.media_type.split(";")[0].strip()  # pyoxigraph adds "; charset=utf-8" to some
     return Format(name=name, media_type=media, extension=extension or fmt.file_extension, kind=kind, label=label,
-                  ox=fmt, aliases=aliases, iri=iri or (fmt.iri if fmt is not None else ""))
+                  ox=fmt, aliases=aliases, iri=iri or (fmt.iri if fmt is not None else ""), keywords=keywords)
 
 
 Q = ox.QueryResultsFormat
@@ -58,13 +59,18 @@ FORMATS: tuple[Format, ...] = (
     _row("html", TABULAR, None, "HTML table", media_type="text/html", extension="html",
          aliases=("application/xhtml+xml",), iri="https://www.iana.org/assignments/media-types/text/html"),
     # graph: CONSTRUCT / DESCRIBE results and RDF descriptions
-    _row("ttl", GRAPH, R.TURTLE, "Turtle", aliases=("application/x-turtle",)),
-    _row("jsonld", GRAPH, R.JSON_LD, "JSON-LD", iri="http://www.w3.org/ns/formats/JSON-LD"),
-    _row("nt", GRAPH, R.N_TRIPLES, "N-Triples"),
-    _row("rdf", GRAPH, R.RDF_XML, "RDF/XML"),
+    _row("ttl", GRAPH, R.TURTLE, "Turtle", aliases=("application/x-turtle", "application/turtle"),
+         keywords=("turtle", "n3")),
+    _row("jsonld", GRAPH, R.JSON_LD, "JSON-LD", iri="http://www.w3.org/ns/formats/JSON-LD", keywords=("json-ld",)),
+    _row("nt", GRAPH, R.N_TRIPLES, "N-Triples", keywords=("ntriples", "n-triples")),
+    _row("rdf", GRAPH, R.RDF_XML, "RDF/XML", keywords=("rdfxml", "rdf+xml", "rdf/xml")),
     _row("trig", GRAPH, R.TRIG, "TriG"),
-    _row("nq", GRAPH, R.N_QUADS, "N-Quads"),
+    _row("nq", GRAPH, R.N_QUADS, "N-Quads", keywords=("nquads", "n-quads")),
 )
+
+# What a client means by ``format=xml`` / ``format=json`` depends on the answer: SPARQLWrapper (and Virtuoso, Fuseki)
+# use them for RDF/XML and JSON-LD when the query is a CONSTRUCT or DESCRIBE.
+GRAPH_READINGS = {"xml": "rdf", "json": "jsonld"}
 
 BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
 
@@ -96,8 +102,10 @@ def lookup(token: str, kind: str | None = None) -> Format:
     key = token.strip().lower().lstrip(".")
     media = key.split(";")[0].strip()
     candidates = of_kind(kind) if kind else FORMATS
+    if kind == GRAPH:
+        key = GRAPH_READINGS.get(key, key)
     for f in candidates:
-        if key == f.name or key == f.extension or media in f.media_types:
+        if key == f.name or key == f.extension or key in f.keywords or media in f.media_types:
             return f
     raise UnknownFormat(f"unknown {kind + ' ' if kind else ''}format {token!r}; choose one of: "
                         + ", ".join(f"{f.name} ({f.media_type})" for f in candidates))

@@ -34,10 +34,10 @@ def test_table_holds_exactly_the_documented_formats():
     assert {f.name: (f.media_type, f.kind) for f in FORMATS} == EXPECTED
 
 
-@pytest.mark.parametrize("attr", ["name", "media_type", "extension"])
+@pytest.mark.parametrize("attr", ["name", "media_type", "extension", "keywords"])
 def test_names_media_types_and_extensions_are_unique(attr):
     """Each name, media type and extension denotes one row, so a lookup cannot be ambiguous."""
-    values = [getattr(f, attr) for f in FORMATS]
+    values = [v for f in FORMATS for v in (getattr(f, attr) if attr == "keywords" else [getattr(f, attr)])]
     assert len(values) == len(set(values))
 
 
@@ -77,6 +77,14 @@ def test_first_row_of_a_kind_is_its_default():
 def test_lookup_accepts_a_name_an_extension_or_a_media_type(token, name):
     """`gaistd query --format`, `?format=` and Content-Type values all name rows the same way."""
     assert formats.lookup(token).name == name
+
+
+@pytest.mark.parametrize("token,name", [("xml", "rdf"), ("json", "jsonld"), ("turtle", "ttl"), ("json-ld", "jsonld"),
+                                        ("n-triples", "nt"), ("rdf+xml", "rdf")])
+def test_graph_answers_read_client_format_names_as_their_rdf_formats(token, name):
+    """format=xml / json / turtle, as SPARQLWrapper sends them for CONSTRUCT, mean RDF/XML, JSON-LD and Turtle."""
+    assert formats.lookup(token, GRAPH).name == name
+    assert formats.lookup("xml", TABULAR).name == "xml" and formats.lookup("json").name == "json"
 
 
 def test_lookup_with_a_kind_refuses_the_other_kind_and_lists_the_choices():
