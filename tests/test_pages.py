@@ -271,6 +271,10 @@ def test_inferred_facts_are_marked_and_asserted_ones_are_not(client):
     assert inferred["data-graphs"] == "inferred"
     assert "inferred" not in asserted["classes"] and "inferred" not in asserted["text"]
     assert asserted["data-graphs"] == "data" and "data" in asserted["text"]
+    # the mark is a word of the page's language, beside the graph's name
+    zh = {row["data-o"]: row for row in page(client, DOC + "?lang=zh").rows if row["data-p"].endswith("#type>")}
+    assert "推理得出" in zh["<https://w3id.org/gaistd/ontology#Standard>"]["text"]
+    assert "推理得出" not in zh["<https://w3id.org/gaistd/ontology#NationalStandard>"]["text"]
 
 
 def test_every_fact_names_its_graph_and_the_sources_are_shown(client):
