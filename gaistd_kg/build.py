@@ -93,7 +93,8 @@ def build(root: Path = ROOT, build_dir: Path = DEFAULT_BUILD_DIR, force: bool = 
 
         t = time.perf_counter()
         say(f"validating {len(loaded.data)} data triples against the SHACL shapes")
-        result = validate(loaded.data, loaded.shapes, loaded.ontology, loaded.subject_files)
+        result = validate(loaded.data, loaded.shapes, loaded.ontology, loaded.subject_files,
+                          checks=root / "queries" / "checks")
         timings["validate"] = time.perf_counter() - t
         if not result.conforms:
             raise ValidationFailed(result)

@@ -18,7 +18,7 @@ from .namespaces import ROOT, bind_prefixes
 
 FORMATS = {".ttl": "turtle", ".nt": "nt", ".trig": "trig", ".jsonld": "json-ld", ".rdf": "xml", ".owl": "xml"}
 # Code whose change alters what a build produces: a change to it invalidates the cache like a data change does.
-PIPELINE_MODULES = ("load.py", "validate.py", "reason.py", "build.py", "store.py", "namespaces.py")
+PIPELINE_MODULES = ("load.py", "validate.py", "checks.py", "reason.py", "build.py", "store.py", "namespaces.py")
 
 
 class LoadError(ValueError):
@@ -38,9 +38,10 @@ class Inputs:
     ontology: list[Path] = field(default_factory=list)
     shapes: list[Path] = field(default_factory=list)
     data: list[Path] = field(default_factory=list)
+    checks: list[Path] = field(default_factory=list)
 
     def all(self) -> list[Path]:
-        return [*self.ontology, *self.shapes, *self.data]
+        return [*self.ontology, *self.shapes, *self.data, *self.checks]
 
 
 def display(path: Path) -> str:
@@ -63,6 +64,7 @@ def find_inputs(root: Path = ROOT) -> Inputs:
         ontology=_rdf_files(root / "ontology"),
         shapes=_rdf_files(root / "shapes"),
         data=_rdf_files(root / "data"),
+        checks=sorted((root / "queries" / "checks").glob("*-violation.rq")),
     )
 
 

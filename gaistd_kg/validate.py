@@ -102,7 +102,7 @@ def _prepared_sparql() -> Iterator[None]:
 
 
 def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
-             subject_files: dict[URIRef, list[Path]] | None = None) -> ValidationResult:
+             subject_files: dict[URIRef, list[Path]] | None = None, checks: Path | None = None) -> ValidationResult:
     """Validate ``data`` (with the ontology's class hierarchy available) against ``shapes``."""
     with _prepared_sparql():
         conforms, report, _ = shacl_validate(
@@ -134,4 +134,9 @@ def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
             value=short(report.value(result, SH.value)) or None,
             where=where,
         ))
-    return ValidationResult(conforms=bool(conforms), findings=findings, report_graph=report)
+    from .checks import run_checks
+
+    extra = run_checks(data, ontology if ontology is not None else Graph(), subject_files,
+                       **({"folder": checks} if checks is not None else {}))
+    findings += extra
+    return ValidationResult(conforms=bool(conforms) and not extra, findings=findings, report_graph=report)
