@@ -283,7 +283,7 @@ def ontology_html(store: ox.Store) -> str:
     Every term ``gaistd:Term`` gets the fragment id ``Term`` (pyLODE would otherwise derive some ids from labels),
     so the term IRI ``…/ontology#Term`` lands on its entry.
     """
-    graph = ontology_graph(store)
+    graph = _one_title_per_term(ontology_graph(store))
     pub = _ontpub()(ontology=graph)
     for s in set(graph.subjects()):
         if isinstance(s, URIRef) and str(s).startswith(ONTOLOGY_NS) and len(str(s)) > len(ONTOLOGY_NS):
@@ -292,6 +292,20 @@ def ontology_html(store: ox.Store) -> str:
         # pyLODE reads its stylesheet with open(...).read() and leaves the file to the garbage collector
         warnings.simplefilter("ignore", ResourceWarning)
         return pub.make_html()
+
+
+def _one_title_per_term(graph: Graph) -> Graph:
+    """pyLODE runs a term's labels together ("国家标准national standard"); give it one label per term that names
+    every language instead: "national standard / 国家标准" (English first)."""
+    for pred in (RDFS.label, DCTERMS.title):
+        for s in set(graph.subjects(pred, None)):
+            labels = [o for o in graph.objects(s, pred) if isinstance(o, Literal)]
+            if len(labels) < 2:
+                continue
+            labels.sort(key=lambda o: (o.language != "en", o.language != "zh", o.language or "", str(o)))
+            graph.remove((s, pred, None))
+            graph.add((s, pred, Literal(" / ".join(str(o) for o in labels), lang="en")))
+    return graph
 
 
 # --- the dataset: VoID and DCAT ------------------------------------------------------------------------------------

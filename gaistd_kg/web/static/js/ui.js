@@ -45,9 +45,11 @@
 
     var examples = config.examples || [];
     // Preload every example as a named tab once per browser; later visits keep what the user left.
+    // A link that carries a query (?query=…, as the resource pages' DESCRIBE link does) keeps its tab in front.
+    var linked = new URLSearchParams(window.location.search).has("query");
     var seen = window.localStorage && window.localStorage.getItem("gaistd-kg-examples-loaded");
     if (!seen) {
-      examples.forEach(function (e, i) { open(e, i === 0); });
+      examples.forEach(function (e, i) { open(e, i === 0 && !linked); });
       if (window.localStorage) window.localStorage.setItem("gaistd-kg-examples-loaded", "1");
     }
     var buttons = document.querySelectorAll("button.example");
