@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl
 import pyoxigraph as ox
 from flask import Blueprint, Flask, Response, current_app, request
 
-from .. import formats, query
+from .. import formats, query, querypool
 from ..formats import GRAPH, TABULAR
 from ..namespaces import PREFIXES, SD
 from ..store import StoreMissing, current_path
@@ -54,18 +54,18 @@ class Backend:
     def __init__(self, config):
         self.config = config
         self._lock = threading.Lock()
-        self._pool: query.QueryPool | None = None
+        self._pool: querypool.QueryPool | None = None
         self.manifest: dict = {}
         self._graph_counts: dict[str, int] | None = None
 
-    def pool(self) -> query.QueryPool:
+    def pool(self) -> querypool.QueryPool:
         with self._lock:
             if self._pool is None:
                 path = current_path(Path(self.config["BUILD_DIR"]))
                 if path is None:
                     raise StoreMissing(f"no built store in {self.config['BUILD_DIR']}: run `gaistd build` first")
                 self.manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-                self._pool = query.QueryPool(
+                self._pool = querypool.QueryPool(
                     str(path / "oxigraph"), size=int(self.config["QUERY_WORKERS"]),
                     timeout=float(self.config["QUERY_TIMEOUT"]), row_limit=int(self.config["ROW_LIMIT"]),
                     service_allowlist=tuple(self.config["SERVICE_ALLOWLIST"]), prefixes=PREFIXES).start()

@@ -1,0 +1,367 @@
+"""Worker processes that run queries under a deadline: the part of the safety rules a thread cannot enforce.
+
+A pyoxigraph query cannot be interrupted from its own thread, so ``QueryPool`` keeps ``size`` worker processes, each
+holding the store open read-only, and sends each query to an idle one over a pipe. Past the deadline the parent kills
+that worker (SIGKILL: its CPU is freed at once), starts a replacement and raises ``QueryTimeout``. Workers are plain
+``python -c`` subprocesses (fork+exec, safe from threaded servers), named ``gaistd-query`` (see ``ps``/``/proc``),
+exit when their parent dies, and, when no SERVICE endpoint is allowed, run without network access (``deny_network``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Mapping
+
+import pyoxigraph as ox
+
+from .query import (DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, Dataset, QueryError, QueryInfo, QuerySyntaxError,
+                    QueryTimeout, QueryUnavailable, Result, check_query, execute)
+
+
+# --- the worker process -------------------------------------------------------------------------------------------
+
+def _set_process_name(name: bytes) -> None:
+    """Name the process (Linux: /proc/<pid>/comm, what ps/top show) so an operator can tell query workers apart."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+    except Exception:  # noqa: BLE001 - best effort, not on every platform
+        pass
+
+
+def _watch_parent(ppid: int) -> None:
+    # pyoxigraph releases the GIL while it evaluates, so this thread runs even mid-query: a worker whose parent died
+    # (its pipe may be inherited by nobody) stops instead of burning CPU on an answer no one will read.
+    while True:
+        if os.getppid() != ppid:
+            os._exit(0)
+        time.sleep(0.5)
+
+
+def deny_network() -> bool:
+    """Forbid this process to open IPv4/IPv6 sockets (Linux seccomp filter); True if the filter is in place.
+
+    The kernel then refuses what ``check_query`` might miss: a query worker with no SERVICE allowed cannot reach any
+    host, whatever the query text. Other sockets (pipes, AF_UNIX) keep working. Threads started later inherit it.
+    """
+    import ctypes
+    import platform
+    import struct
+
+    arches = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # AUDIT_ARCH_*, __NR_socket
+    if sys.platform != "linux" or platform.machine() not in arches:
+        return False
+    audit_arch, nr_socket = arches[platform.machine()]
+    ld, jeq, ret = 0x20, 0x15, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
+    allow, deny = 0x7FFF0000, 0x00050000 | 13  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EACCES
+    program = [
+        (ld, 0, 0, 4), (jeq, 0, 6, audit_arch),      # another syscall ABI: deny
+        (ld, 0, 0, 0), (jeq, 0, 3, nr_socket),       # not socket(): allow
+        (ld, 0, 0, 16), (jeq, 2, 0, 2), (jeq, 1, 0, 10),  # socket(AF_INET | AF_INET6, …): deny
+        (ret, 0, 0, allow), (ret, 0, 0, deny),
+    ]
+    code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *ins) for ins in program))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(program), ctypes.cast(code, ctypes.c_void_p))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, required to install a filter unprivileged
+        return False
+    return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+
+
+def _worker_main() -> None:
+    try:
+        _serve()
+    except (EOFError, OSError):  # the parent went away (closed pipe): nothing left to answer
+        pass
+
+
+def _serve() -> None:
+    store_path, rfd, wfd, ppid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    _set_process_name(b"gaistd-query")
+    rx, tx = Connection(rfd, writable=False), Connection(wfd, readable=False)
+    try:
+        setup = pickle.loads(rx.recv_bytes())
+    except (EOFError, OSError):
+        return
+    sandboxed = deny_network() if setup.get("deny_network") else False  # before any thread exists
+    threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
+    try:
+        store = ox.Store.read_only(store_path)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which reports it to the client
+        tx.send_bytes(pickle.dumps(("unavailable", f"cannot open the store: {exc}")))
+        return
+    tx.send_bytes(pickle.dumps(("ready", sandboxed)))
+    prefixes = setup.get("prefixes") or {}
+    while True:
+        try:
+            req = pickle.loads(rx.recv_bytes())
+        except (EOFError, OSError):
+            return
+        try:
+            res = execute(store, req["query"], req["format"], req["dataset"], req["union"], req["limit"],
+                          req["base_iri"], prefixes, req["form"])
+            reply = ("ok", res)
+        except QuerySyntaxError as exc:
+            reply = ("syntax", str(exc))
+        except QueryError as exc:
+            reply = ("error", str(exc))
+        except Exception as exc:  # noqa: BLE001 - any engine error becomes an answer, never a dead worker
+            reply = ("error", f"query failed: {type(exc).__name__}: {exc}")
+        tx.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+# --- the pool -----------------------------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class _Worker:
+    proc: subprocess.Popen
+    tx: Connection
+    rx: Connection
+    ready: bool = False
+    sandboxed: bool = False
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def close_handles(self) -> None:
+        for conn in (self.tx, self.rx):
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        self.close_handles()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def stop(self, grace: float = 1.0) -> None:
+        self.close_handles()  # EOF on its pipe: an idle worker exits by itself
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_POOLS: "weakref.WeakSet[QueryPool]" = weakref.WeakSet()
+
+
+@dataclass(eq=False)
+class QueryPool:
+    """``size`` worker processes holding the store at ``store_path`` open read-only; ``run`` is thread-safe.
+
+    Workers start lazily, in the process that uses the pool: a pool inherited through fork (gunicorn ``--preload``)
+    forgets its parent's workers and starts its own. ``close()`` stops them; it also runs at interpreter exit.
+    """
+
+    store_path: str
+    size: int = 2
+    timeout: float = DEFAULT_TIMEOUT
+    row_limit: int = DEFAULT_ROW_LIMIT
+    service_allowlist: tuple[str, ...] = ()
+    prefixes: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout: float = 30.0
+    _idle: list = field(default_factory=list, init=False, repr=False)
+    _all: list = field(default_factory=list, init=False, repr=False)
+    _cond: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+    _pid: int = field(default_factory=os.getpid, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError("a query pool needs at least one worker")
+        self.store_path = str(self.store_path)
+        self.service_allowlist = tuple(self.service_allowlist)
+        _POOLS.add(self)
+
+    # lifecycle
+
+    def _forget_after_fork(self) -> None:
+        self._cond = threading.Condition()
+        for w in self._all:
+            w.close_handles()  # the parent's workers are the parent's to stop
+        self._idle, self._all, self._pid = [], [], os.getpid()
+
+    def _spawn(self) -> _Worker:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "from gaistd_kg.querypool import _worker_main; _worker_main()",
+                 self.store_path, str(to_child_r), str(from_child_w), str(os.getpid())],
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, close_fds=True)
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        w = _Worker(proc=proc, tx=Connection(to_child_w, readable=False), rx=Connection(from_child_r, writable=False))
+        w.tx.send_bytes(pickle.dumps({"prefixes": dict(self.prefixes), "deny_network": not self.service_allowlist}))
+        self._all.append(w)
+        return w
+
+    def start(self) -> "QueryPool":
+        """Start all workers now and wait until each has the store open (otherwise they start on first use)."""
+        with self._cond:
+            self._ensure_same_process()
+            while len(self._all) < self.size:
+                self._idle.append(self._spawn())
+            waiting = [w for w in self._idle if not w.ready]
+        for w in waiting:
+            try:
+                self._await_ready(w)
+            except (QueryUnavailable, EOFError, OSError):
+                pass  # reported, with its reason, to the first query that gets this worker
+        return self
+
+    def _ensure_same_process(self) -> None:
+        if os.getpid() != self._pid:
+            self._forget_after_fork()
+
+    def close(self) -> None:
+        with self._cond:
+            if os.getpid() != self._pid:
+                self._forget_after_fork()
+            self._closed = True
+            workers, self._all, self._idle = self._all, [], []
+            self._cond.notify_all()
+        for w in workers:
+            w.stop()
+
+    def sandboxed(self) -> bool:
+        """True when every started worker runs without network access (no SERVICE allowed, Linux seccomp)."""
+        with self._cond:
+            started = [w for w in self._all if w.ready]
+        return bool(started) and all(w.sandboxed for w in started)
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        with self._cond:
+            return [w.pid for w in self._all if w.proc.poll() is None]
+
+    # running
+
+    def _acquire(self, deadline: float) -> _Worker:
+        with self._cond:
+            self._ensure_same_process()
+            while True:
+                if self._closed:
+                    raise QueryUnavailable("the query pool is closed")
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._all) < self.size:
+                    return self._spawn()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise QueryUnavailable(f"every query worker stayed busy for {self.timeout:g} s; try again later")
+                self._cond.wait(remaining)
+
+    def _release(self, w: _Worker) -> None:
+        with self._cond:
+            if not self._closed and w in self._all:
+                self._idle.append(w)
+                self._cond.notify()
+            else:
+                w.stop()
+
+    def _replace(self, w: _Worker) -> None:
+        """Kill ``w`` and start its replacement at once, so the pool stays at its size."""
+        w.kill()
+        with self._cond:
+            if w in self._all:
+                self._all.remove(w)
+            if not self._closed and os.getpid() == self._pid and len(self._all) < self.size:
+                self._idle.append(self._spawn())
+                self._cond.notify()
+
+    def _await_ready(self, w: _Worker) -> None:
+        if w.ready:
+            return
+        if not w.rx.poll(self.startup_timeout):
+            raise QueryUnavailable(f"a query worker did not start within {self.startup_timeout:g} s")
+        try:
+            status, detail = pickle.loads(w.rx.recv_bytes())
+        except (EOFError, OSError):
+            raise QueryUnavailable("a query worker exited while starting") from None
+        if status != "ready":
+            raise QueryUnavailable(detail)
+        w.ready, w.sandboxed = True, bool(detail)
+
+    def run(self, text: str, fmt: str | None = None, dataset: Dataset | None = None, base_iri: str | None = None,
+            row_limit: int | None = None, timeout: float | None = None, info: QueryInfo | None = None) -> Result:
+        """Check the query (``check_query``), run it in a worker within the deadline, return the serialised answer.
+
+        Raises QueryRefused, QuerySyntaxError, QueryTimeout (the worker was killed and replaced), QueryUnavailable
+        or QueryError (the engine failed).
+        """
+        info = info or check_query(text, self.service_allowlist)
+        limit = self.row_limit if row_limit is None else row_limit
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        request = pickle.dumps({"query": text, "format": fmt, "dataset": dataset or None, "form": info.form,
+                                "union": not info.dataset_clause, "limit": limit, "base_iri": base_iri},
+                               protocol=pickle.HIGHEST_PROTOCOL)
+        w = self._acquire(deadline)
+        healthy = False
+        try:
+            self._await_ready(w)
+            w.tx.send_bytes(request)
+            if not w.rx.poll(max(deadline - time.monotonic(), 0)):
+                raise QueryTimeout(budget)
+            reply = pickle.loads(w.rx.recv_bytes())
+            healthy = True
+        except (EOFError, OSError):
+            raise QueryUnavailable("the query worker died while answering; try again") from None
+        finally:
+            # A worker that did not answer in time (or at all) may still be computing: it is killed, never reused.
+            if healthy:
+                self._release(w)
+            else:
+                self._replace(w)
+        status = reply[0]
+        if status == "ok":
+            return reply[1]
+        if status == "syntax":
+            raise QuerySyntaxError(reply[1])
+        raise QueryError(reply[1])
+
+
+def _reset_pools_after_fork() -> None:
+    for pool in list(_POOLS):
+        pool._forget_after_fork()
+
+
+def _close_pools_at_exit() -> None:
+    for pool in list(_POOLS):
+        pool.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pools_after_fork)
+atexit.register(_close_pools_at_exit)
+
+
+def pool_for_build(build_dir: str | os.PathLike, **options) -> QueryPool:
+    """A pool on the build currently published in ``build_dir`` (resolved once, now). Raises store.StoreMissing."""
+    from .store import StoreMissing, current_path  # rdflib-importing module: parent side only
+
+    path = current_path(Path(build_dir))
+    if path is None:
+        raise StoreMissing(f"no built store in {build_dir}: run `gaistd build` first")
+    return QueryPool(str(path / "oxigraph"), **options)
