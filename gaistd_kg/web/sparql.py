@@ -14,6 +14,11 @@ This module only translates HTTP to ``gaistd_kg.query`` and back. Status codes:
 
 A capped answer carries ``X-GAISTD-Result-Capped: true`` and ``X-GAISTD-Row-Limit: <N>``; inside the body, SPARQL
 JSON/XML get a head ``link`` and Turtle-like formats a comment (see ``query.annotate_capped``).
+
+Answers are not streamed from the engine: the status (200, or 503 at the deadline) and the capped header must be
+known before the first byte, so the worker finishes (or is killed) first. ROW_LIMIT bounds what is buffered; the
+response then goes out with a Content-Length (gzip'd when the client accepts it). The store served is the build
+``current`` pointed to when this process first needed it; a new build is served after a restart (gunicorn HUP).
 """
 
 from __future__ import annotations
@@ -221,12 +226,11 @@ def choose_format(kind: str, token: str | None) -> formats.Format:
 
 # --- the route ------------------------------------------------------------------------------------------------------
 
-@bp.route("/sparql", methods=["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"], provide_automatic_options=False)
+# Any other method is answered by Werkzeug's routing: 405 with Allow: GET, HEAD, OPTIONS, POST.
+@bp.route("/sparql", methods=["GET", "POST", "OPTIONS"], provide_automatic_options=False)
 def endpoint():
     if request.method == "OPTIONS":
         return _preflight()
-    if request.method not in ("GET", "HEAD", "POST"):
-        return _error(405, f"{request.method} is not a SPARQL Protocol method; use GET or POST", Allow=ALLOW)
     try:
         op = read_operation()
         if op.kind == "update":
@@ -295,8 +299,11 @@ def service_description(token: str | None) -> Response:
                                                list(current_app.config["SERVICE_ALLOWLIST"])]), gz)
     if _not_modified(etag, backend.built_at):
         return _not_modified_response(etag, backend)
-    body = ox.serialize(description_triples(request.base_url, backend.graph_counts(),
-                                            current_app.config["SERVICE_ALLOWLIST"]),
+    try:
+        counts = backend.graph_counts()
+    except query.QueryError as exc:
+        return _error(503, f"cannot count the graphs for the service description now: {exc}")
+    body = ox.serialize(description_triples(request.base_url, counts, current_app.config["SERVICE_ALLOWLIST"]),
                         format=fmt.ox, prefixes={"sd": str(SD), "void": "http://rdfs.org/ns/void#",
                                                  "formats": "http://www.w3.org/ns/formats/"})
     resp = _body_response(body, fmt.content_type, gz)
@@ -392,10 +399,8 @@ def _body_response(body: bytes, content_type: str, gz: bool) -> Response:
     return resp
 
 
-def _error(status: int, message: str, **headers: str) -> Response:
-    resp = Response(message.rstrip() + "\n", status=status, content_type="text/plain; charset=utf-8")
-    resp.headers.update(headers)
-    return resp
+def _error(status: int, message: str) -> Response:
+    return Response(message.rstrip() + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 
 def _preflight() -> Response:
