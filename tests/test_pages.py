@@ -461,3 +461,15 @@ def test_cache_dir_is_per_build(fixture_build_dir, tmp_path):
     fetch(app.test_client(), "/ontology.html")
     made = [p.name for p in Path(tmp_path).iterdir()]
     assert made == ["fixture-0001-1767225600"]
+
+
+def test_cache_of_a_build_that_is_gone_is_dropped(fixture_build_dir, tmp_path):
+    from gaistd_kg.web import create_app
+
+    stale = tmp_path / "removed-build-123"
+    stale.mkdir()
+    (stale / "ontology.html").write_text("old")
+    app = create_app({"BUILD_DIR": str(fixture_build_dir), "CACHE_DIR": str(tmp_path), "TESTING": True})
+    fetch(app.test_client(), "/ontology.html")
+    assert not stale.exists()
+    assert (tmp_path / "fixture-0001-1767225600" / "ontology.html").exists()

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,32 +51,9 @@ bp = Blueprint("pages", __name__)
 HTML = "text/html"
 LANGUAGES = (("en", "English"), ("zh", "中文"))
 
-# Page chrome in both languages; data labels come from the graph.
-TEXT = {
-    "en": {
-        "properties": "Properties", "incoming": "Incoming links", "sources": "Sources", "inferred": "inferred",
-        "graph": "graph", "value": "value", "property": "property", "from": "from", "formats": "This page as",
-        "describe": "Run DESCRIBE in the query editor", "describe_raw": "raw DESCRIBE result",
-        "no_facts": "No facts about this resource; only links to it.", "not_found": "Not found",
-        "not_found_text": "There is no resource with this IRI in the knowledge graph.", "labels": "Labels",
-        "inferred_note": "Facts marked “inferred” were derived by the OWL 2 RL reasoner (graph “inferred”); the "
-                         "others are asserted in the graph shown beside them.",
-        "truncated": "Only the first links are shown.", "contents": "Contents", "triples": "triples",
-        "download": "Download", "query": "Query", "ontology": "Ontology", "dumps": "Dumps", "void": "Dataset (VoID)",
-        "no_source": "No dcterms:source on this resource.",
-    },
-    "zh": {
-        "properties": "属性", "incoming": "入链", "sources": "来源", "inferred": "推理得出",
-        "graph": "命名图", "value": "值", "property": "属性", "from": "来自", "formats": "本页的其他格式",
-        "describe": "在查询编辑器中运行 DESCRIBE", "describe_raw": "DESCRIBE 原始结果",
-        "no_facts": "没有关于该资源的陈述，只有指向它的链接。", "not_found": "未找到",
-        "not_found_text": "知识图谱中没有此 IRI 的资源。", "labels": "标签",
-        "inferred_note": "标为“推理得出”的事实由 OWL 2 RL 推理机得出（命名图 inferred）；其余事实为断言，旁注其所在命名图。",
-        "truncated": "仅显示前面的链接。", "contents": "内容", "triples": "三元组",
-        "download": "下载", "query": "查询", "ontology": "本体", "dumps": "数据转储", "void": "数据集描述（VoID）",
-        "no_source": "该资源没有 dcterms:source。",
-    },
-}
+# Page chrome in both languages (data labels come from the graph): language code -> key -> text.
+TEXT: dict[str, dict[str, str]] = json.loads(
+    (Path(__file__).resolve().parent / "templates" / "chrome-text.json").read_text(encoding="utf-8"))
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'{styles}; img-src 'self' data:; font-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -139,12 +118,23 @@ def cache_dir(opened: store_mod.OpenStore) -> Path:
             str(root).encode()).hexdigest()[:16]):
         try:
             target = base / key
-            target.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                target.mkdir(parents=True, exist_ok=True)
+                _prune_cache(base, keep=key)
             if os.access(target, os.W_OK):
                 return target
         except OSError:
             continue
     raise RuntimeError(f"no writable cache directory (tried {root})")
+
+
+def _prune_cache(base: Path, keep: str) -> None:
+    """Drop what was generated for builds that are no longer on disk (store.py keeps the current and one more)."""
+    stores = Path(current_app.config["BUILD_DIR"]) / "stores"
+    alive = {p.name for p in stores.iterdir()} if stores.is_dir() else set()
+    for old in base.iterdir():
+        if old.is_dir() and old.name != keep and old.name.rsplit("-", 1)[0] not in alive:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
