@@ -22,7 +22,8 @@ def cmd_build(args) -> int:
 
     progress = (lambda m: print(f"  {m}", file=sys.stderr)) if not args.quiet else None
     try:
-        result = build(Path(args.root), Path(args.build_dir), force=args.force, progress=progress)
+        result = build(Path(args.root), Path(args.build_dir), force=args.force, progress=progress,
+                       reasoner=args.reasoner)
     except LoadError as exc:
         return _err(f"{exc}\nThe previous store (if any) is unchanged.")
     except ValidationFailed as exc:
@@ -143,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("build", help="parse, validate, reason and store the graph (skipped when nothing changed)")
     p.add_argument("--force", action="store_true", help="rebuild even when no input changed")
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--reasoner", choices=("fast", "owlrl"), default="fast",
+                   help="fast: OWL 2 RL rules run in Oxigraph (default, proven equal to owlrl); owlrl: the reference")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("validate", help="check data against the SHACL shapes; exit 0 conforms, 1 violations, 2 error")

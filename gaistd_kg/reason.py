@@ -92,6 +92,11 @@ def reason(ontology: Graph, data: Graph) -> Reasoned:
     other = [str(m) for e in closure.subjects(RDF.type, ERRNS) for m in closure.objects(e, None) if isinstance(m, Literal)]
     if clashes or (other and not clashes):
         raise InconsistencyError(clashes or sorted(other))
+    return Reasoned(inferred=clean(closure, ontology, data), closure_size=len(closure))
+
+
+def clean(closure: Graph, ontology: Graph, data: Graph) -> Graph:
+    """What the closure adds to ontology + data, without the noise described in the module docstring."""
     # External IRIs declared owl:sameAs one of ours (Wikidata links): owlrl copies every fact onto them; a copy
     # that only swaps our IRI for its alias is not a new statement.
     aliases = {o for s, o in data.subject_objects(OWL.sameAs) if str(s).startswith(BASE) and not str(o).startswith(BASE)}
@@ -101,4 +106,4 @@ def reason(ontology: Graph, data: Graph) -> Reasoned:
         if t in ontology or t in data or _is_noise(*t) or t[2] in aliases:
             continue
         inferred.add(t)
-    return Reasoned(inferred=inferred, closure_size=len(closure))
+    return inferred

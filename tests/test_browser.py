@@ -8,13 +8,12 @@ install it, when it is missing.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import make_build
+from conftest import make_build, require_chromium
 from test_pages import evil_graphs
 
 pytestmark = pytest.mark.browser
@@ -34,9 +33,7 @@ def server(live_server_factory, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory):
-    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium with `apt-get install -y chromium` "
-                    "(CI installs it; this test never downloads a browser)", pytrace=False)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "UPDATE_TOKENS": {},                   # name -> bearer token, when updates are enabled
     "SERVICE_ALLOWLIST": [],               # SERVICE endpoints an operator allows; empty: SERVICE is refused
     "MAX_CONCURRENT_PER_CLIENT": 4,
+    "CACHE_DIR": "",                       # generated dumps and ontology docs; "": <BUILD_DIR>/cache
+    "QUERIES_DIR": str(Path(__file__).resolve().parent.parent.parent / "queries"),  # examples offered in the UI
 }
 
 
