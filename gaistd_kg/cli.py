@@ -133,6 +133,36 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import compute, write_report
+
+    opened = _open(args)
+    report = compute(opened.store, build_id=opened.build_id)
+    written = write_report(report, Path(args.output), server=args.server or None)
+    print(f"wrote {len(written)} files to {args.output}: report.html, report.md, and each table as CSV and JSON",
+          file=sys.stderr)
+    for f in report.findings:
+        print(f"{f.id:<18} {f.verdict:<15} {f.evidence}")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    import json
+
+    from .explain import TermError, explain
+
+    opened = _open(args)
+    try:
+        explanation = explain(opened.store, args.subject, args.property, args.object, max_depth=args.depth)
+    except TermError as exc:
+        return _err(str(exc))
+    if args.json:
+        print(json.dumps(explanation.as_json(), ensure_ascii=False, indent=2))
+    else:
+        print(explanation.text())
+    return 0 if explanation.holds else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     from .store import DEFAULT_BUILD_DIR
 
@@ -172,6 +202,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("report", help="coverage and gap analysis: report.html (works offline), report.md, tables "
+                                      "as CSV and JSON")
+    p.add_argument("-o", "--output", default="report-out", help="folder to write (default: report-out)")
+    p.add_argument("--server", default="http://127.0.0.1:8080",
+                   help="base URL of a GAISTD-KG server for the report's 'run it' and explanation links "
+                        "(default: that of `gaistd serve`; '' for none)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("explain", help="why a fact holds: asserted (graph, sources) or the axioms and facts that "
+                                       "entail it; exit 1 when it does not hold")
+    p.add_argument("subject", help="prefixed name (gdoc:gb-45438-2025) or IRI")
+    p.add_argument("property", help="prefixed name (gaistd:addressesRisk), IRI, or a for rdf:type")
+    p.add_argument("object", help='prefixed name, IRI, or literal ("2024-08-01"^^xsd:date)')
+    p.add_argument("--json", action="store_true", help="the explanation as JSON")
+    p.add_argument("--depth", type=int, default=16, help="at most this many steps deep (default 16)")
+    p.set_defaults(func=cmd_explain)
 
     args = parser.parse_args(argv)
     return args.func(args)
