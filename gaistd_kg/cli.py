@@ -86,12 +86,16 @@ def cmd_query(args) -> int:
         text = sys.stdin.read()
     elif text.endswith(".rq") and Path(text).exists():
         text = Path(text).read_text(encoding="utf-8")
+    from .query import QueryError, QueryRefused, QuerySyntaxError
+
     opened = _open(args)
     try:
         run_query(opened.store, text, args.format, sys.stdout.buffer, limit=args.limit)
-    except SyntaxError as exc:
+    except (SyntaxError, QuerySyntaxError) as exc:
         return _err(f"the query is not valid SPARQL: {exc}")
-    except ValueError as exc:
+    except QueryRefused as exc:
+        return _err(f"refused: {exc}")
+    except (QueryError, ValueError) as exc:
         return _err(str(exc))
     return 0
 
@@ -185,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("query", help="run SPARQL on the built store")
     p.add_argument("query", help="SPARQL text, a .rq file, or - for standard input")
     p.add_argument("-f", "--format", default="table",
-                   help="table (default), json, xml, csv, tsv; for graph results turtle, jsonld, ntriples")
+                   help="table (default); json, xml, csv, tsv for SELECT/ASK; ttl, jsonld, nt, rdf, trig, nq for graphs")
     p.add_argument("--limit", type=int, default=None, help="at most this many rows in the table")
     p.set_defaults(func=cmd_query)
 

@@ -1,18 +1,20 @@
-"""Queries from the command line: a readable table in the terminal, or any result format."""
+"""Queries from the command line: a readable table in the terminal, or any format of the formats table.
+
+The same rules as the endpoint apply (``query.check_query``: no update, no SERVICE), and the same serialisers
+(``query.execute``); only the terminal table is drawn here. Every prefix of ``namespaces.PREFIXES`` is declared.
+"""
 
 from __future__ import annotations
 
-import io
 from typing import IO
 
 import pyoxigraph as ox
 
-from .namespaces import PREFIXES
+from . import formats
+from .namespaces import PREFIXES, sparql_prologue
+from .query import check_query, execute
 
-TABULAR = {"json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
-           "csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV}
-GRAPHS = {"turtle": ox.RdfFormat.TURTLE, "ttl": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES,
-          "nt": ox.RdfFormat.N_TRIPLES, "jsonld": ox.RdfFormat.JSON_LD, "rdfxml": ox.RdfFormat.RDF_XML}
+NO_CAP = 10**12
 
 
 def _short(term) -> str:
@@ -29,8 +31,7 @@ def _short(term) -> str:
 
 
 def table(variables: list[str], rows: list[list[str]]) -> str:
-    widths = [max([len(v)] + [len(r[i]) for r in rows]) for i, v in enumerate(variables)]
-    widths = [min(w, 80) for w in widths]
+    widths = [min(max([len(v)] + [len(r[i]) for r in rows]), 80) for i, v in enumerate(variables)]
     line = "+".join("-" * (w + 2) for w in widths)
     out = [" | ".join(v.ljust(w) for v, w in zip(variables, widths)), line]
     for r in rows:
@@ -40,30 +41,28 @@ def table(variables: list[str], rows: list[list[str]]) -> str:
 
 
 def run_query(store: ox.Store, text: str, fmt: str, output: IO[bytes], limit: int | None = None) -> None:
-    result = store.query(text, use_default_graph_as_union=True, prefixes=PREFIXES)
-    if isinstance(result, ox.QueryBoolean):
-        if fmt in TABULAR:
-            result.serialize(output, TABULAR[fmt])
-        else:
-            output.write(b"true\n" if bool(result) else b"false\n")
+    """Raises query.QueryError subclasses (syntax, refused) and formats.UnknownFormat (both ValueError or subclass)."""
+    check_query(text)
+    text = sparql_prologue() + text
+    if fmt != "table":
+        f = formats.lookup(fmt)
+        result = execute(store, text, f.name, row_limit=limit or NO_CAP, prefixes=PREFIXES)
+        if formats.BY_NAME[result.format].kind != f.kind:
+            raise formats.UnknownFormat(
+                f"format {fmt!r} is for {'SELECT/ASK' if f.kind == formats.TABULAR else 'CONSTRUCT/DESCRIBE'} "
+                f"results; this {result.form} gives one of: {', '.join(formats.names(formats.BY_NAME[result.format].kind))}")
+        output.write(result.body)
         return
-    if isinstance(result, ox.QuerySolutions):
-        if fmt in TABULAR:
-            result.serialize(output, TABULAR[fmt])
-            return
-        if fmt != "table":
-            raise ValueError(f"format {fmt!r} is for graph results; a SELECT gives table, {', '.join(TABULAR)}")
-        variables = [v.value for v in result.variables]
+    answer = store.query(text, use_default_graph_as_union=True)
+    if isinstance(answer, ox.QueryBoolean):
+        output.write(b"true\n" if bool(answer) else b"false\n")
+    elif isinstance(answer, ox.QuerySolutions):
+        variables = [v.value for v in answer.variables]
         rows = []
-        for sol in result:
+        for sol in answer:
             rows.append([_short(sol[v]) for v in variables])
             if limit is not None and len(rows) >= limit:
                 break
         output.write(table(variables, rows).encode("utf-8"))
-        return
-    rdf_format = GRAPHS.get("turtle" if fmt == "table" else fmt)
-    if rdf_format is None:
-        raise ValueError(f"format {fmt!r} is for SELECT/ASK results; a graph result gives {', '.join(GRAPHS)}")
-    buf = io.BytesIO()
-    ox.serialize(result, buf, rdf_format, prefixes=PREFIXES)
-    output.write(buf.getvalue())
+    else:
+        output.write(execute(store, text, "ttl", row_limit=limit or NO_CAP, prefixes=PREFIXES).body)
