@@ -71,7 +71,7 @@ class Explanation:
     def lines(self, indent: str = "") -> list[str]:
         head = f"{indent}{self.sentence()}"
         if self.status == "asserted":
-            src = f"; source: {', '.join(self.sources)}" if self.sources else ""
+            src = f"; source: {', '.join(_short(x) for x in self.sources)}" if self.sources else ""
             return [f"{head}: asserted in graph {', '.join(self.graphs)}{src}"]
         if self.status == "does not hold":
             return [f"{head}: does not hold: {self.note}"]
@@ -107,6 +107,10 @@ class Explanation:
         yield self
         for p in self.premises:
             yield from p.steps()
+
+
+def _short(value: str) -> str:
+    return compact(ox.NamedNode(value)) if value.startswith(("http://", "https://")) else value
 
 
 def _term_json(t: Term) -> dict[str, Any]:
@@ -212,9 +216,8 @@ class Explainer:
         return self._labels[t]
 
     def sources(self, s: Term) -> list[str]:
-        found = (compact(r["src"]) if isinstance(r["src"], ox.NamedNode) else str(r["src"].value)
-                 for r in self.select(SOURCES_QUERY, t=s))
-        return list(dict.fromkeys(found))
+        """The dcterms:source values of the fact's subject (IRIs, or text for a literal source)."""
+        return list(dict.fromkeys(r["src"].value for r in self.select(SOURCES_QUERY, t=s)))
 
     def ontology(self, query: str, **bindings: Term) -> list[dict[str, Term]]:
         """Axioms of the ontology graph (the query names it as ``GRAPH ?og``): what the reasoner was told, not what

@@ -51,7 +51,7 @@ def _cells(value: str, tooltip: list[dict]) -> list[dict]:
                                 "scale": {"range": ["#f1f5f9", "#4f8fe8"], "domainMin": 0}},
                       "tooltip": tooltip}},
         {"mark": {"type": "text", "fontSize": 11, "color": "#111111"},
-         "encoding": {"text": {"field": value, "type": "quantitative"}}},
+         "encoding": {"text": {"field": value, "type": "quantitative"}, "tooltip": tooltip}},
     ]
 
 
