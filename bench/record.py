@@ -67,6 +67,18 @@ def versions() -> dict:
     return v
 
 
+def git_state() -> dict:
+    """The commit measured, and whether the code under gaistd_kg/ differed from it (others work in this tree)."""
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "gaistd_kg", "server.py").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_code": dirty}
+
+
 def write_results(name: str, data: dict, markdown: str, argv: Sequence[str] | None = None,
                   results_dir: Path | None = None) -> Path:
     """bench/results/<name>.json and .md, each with machine, versions and the command that made it."""
@@ -76,14 +88,17 @@ def write_results(name: str, data: dict, markdown: str, argv: Sequence[str] | No
     command = " ".join([".venv/bin/python", os.path.relpath(argv[0], REPO) if os.path.isabs(argv[0]) else argv[0],
                         *argv[1:]])
     record = {"name": name, "command": command, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "machine": machine(), "versions": versions(), **data}
+              "machine": machine(), "versions": versions(), "git": git_state(), **data}
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2, sort_keys=False, default=str) + "\n")
     m, v = record["machine"], record["versions"]
     head = (f"# {name}\n\nCommand: `{command}`  \nWhen: {record['when']}  \n"
             f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, Linux {m['kernel']}, "
             f"load average at start {', '.join(f'{x:.2f}' for x in m['loadavg_at_start'])} (shared machine: "
             "compare ratios measured in one run, not absolute numbers)  \n"
-            "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + "\n\n")
+            "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + "  \n"
+            f"Code: commit {record['git']['commit']}"
+            + (f", with uncommitted changes in {', '.join(record['git']['uncommitted_code'])}"
+               if record["git"]["uncommitted_code"] else "") + "\n\n")
     path = out_dir / f"{name}.md"
     path.write_text(head + markdown.rstrip() + "\n")
     say(f"wrote {os.path.relpath(path, REPO)} and {name}.json")

@@ -1,0 +1,101 @@
+"""What our server adds to each query: time per request over HTTP minus pyoxigraph's in-process time, per query.
+
+    .venv/bin/python bench/overhead.py [--repeat 60] [--workers 4]
+
+For every competency question (and ``ASK {}``, the fixed cost of a request), one client alternates, ``--repeat``
+times: pyoxigraph in this process (evaluate, serialise SPARQL JSON: the floor); the same query through
+``gaistd_kg.querypool.QueryPool`` in this process (adds the safety check, the worker process and the pipe); and a GET to
+ours, gunicorn on loopback (adds HTTP, Flask, the protocol and the new connection a sync worker needs). Medians per
+column; overhead = HTTP − in-process. Alternating A/B/C keeps a change of machine load from landing on one column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from peers import (JSON_RESULTS, REPO, InProcess, add_common_args, cq_queries, data_from_args, say,  # noqa: E402
+                   start_ours)
+from record import md_table, median, write_results  # noqa: E402
+
+sys.path.insert(0, str(REPO))
+
+
+def http_get(host: str, port: int, path: str) -> bytes:
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    try:
+        conn.request("GET", path, headers={"Accept": JSON_RESULTS})
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"HTTP {resp.status}: {body[:200]!r}")
+        return body
+    finally:
+        conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_args(parser)
+    parser.add_argument("--repeat", type=int, default=60, help="alternations per query (default 60)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument("--query-workers", type=int, default=2)
+    parser.add_argument("--name", default="overhead")
+    args = parser.parse_args(argv)
+    data = data_from_args(args)
+    from gaistd_kg.querypool import QueryPool
+
+    queries = [("ASK {}", "ASK {}"), *cq_queries()]
+    inproc = InProcess(data.store_path)
+    pool = QueryPool(str(data.store_path), size=1).start()
+    srv = start_ours(data.build_dir, workers=args.workers, query_workers=args.query_workers)
+    split = urllib.parse.urlsplit(srv.endpoint)
+    rows, record = [], {}
+    try:
+        for qname, text in queries:
+            path = srv.path_for(text)
+            for _ in range(3):  # warm: every worker has the store open and the pages cached
+                inproc.ask(text), pool.run(text, "json"), http_get(split.hostname, split.port, path)
+            a, b, c = [], [], []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                inproc.ask(text)
+                t1 = time.perf_counter()
+                pool.run(text, "json")
+                t2 = time.perf_counter()
+                http_get(split.hostname, split.port, path)
+                t3 = time.perf_counter()
+                a.append(t1 - t0), b.append(t2 - t1), c.append(t3 - t2)
+            ma, mb, mc = median(a) * 1000, median(b) * 1000, median(c) * 1000
+            record[qname] = {"inprocess_ms": ma, "pool_ms": mb, "http_ms": mc, "overhead_ms": mc - ma,
+                             "pool_overhead_ms": mb - ma, "http_over_pool_ms": mc - mb, "ratio": mc / ma}
+            rows.append([qname, ma, mb, mc, mc - ma, mb - ma, mc - mb, mc / ma])
+            say(f"  {qname}: in-process {ma:.2f} ms, pool {mb:.2f} ms, HTTP {mc:.2f} ms")
+    finally:
+        srv.stop()
+        pool.close()
+    overheads = [r["overhead_ms"] for q, r in record.items() if q != "ASK {}"]
+    md = (f"Median ms per request, one client, {args.repeat} alternations per query. in-process = pyoxigraph "
+          "query + SPARQL JSON serialisation in the bench process; pool = gaistd_kg.querypool.QueryPool.run (check, "
+          "worker process, pipe); HTTP = GET to gunicorn "
+          f"-w {args.workers} on loopback (new connection per request, as a sync worker closes it).\n\n"
+          + md_table(["query", "in-process", "pool", "HTTP", "overhead = HTTP − in-process", "pool − in-process",
+                      "HTTP − pool", "HTTP / in-process"], rows)
+          + f"\nMedian overhead over the CQs: {median(overheads):.2f} ms per request "
+          f"(ASK {{}}: {record['ASK {}']['overhead_ms']:.2f} ms).\n")
+    write_results(args.name, {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                              "build_id": data.build_id, "queries": record,
+                              "median_overhead_ms": median(overheads)},
+                  md, argv=[sys.argv[0], *(argv if argv is not None else sys.argv[1:])], results_dir=args.results_dir)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
