@@ -26,6 +26,7 @@ SUBCLASS, SUBPROPERTY = ox.NamedNode(RDFS + "subClassOf"), ox.NamedNode(RDFS + "
 FIRST, REST = (ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#" + n) for n in ("first", "rest"))
 NIL = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#nil")
 ONTOLOGY = ox.NamedNode(str(GRAPH["ontology"]))
+TRIVIAL = {ox.NamedNode(OWL + "Thing"), ox.NamedNode(RDFS + "Resource")}
 GRAPH_NAMES = {str(iri): name for name, iri in GRAPH.items()}
 DEFAULT_DEPTH = 16
 MAX_CANDIDATES = 40
@@ -263,6 +264,9 @@ class Explainer:
                            note="the reasoner derived it, but no rule walked here finds its premises")
 
     def _why_not(self, t: Triple) -> str:
+        if t[2] in TRIVIAL and t[1] in (RDF_TYPE, SUBCLASS):
+            return (f"the build keeps no trivial triples: OWL makes everything a {compact(t[2])}, which says nothing "
+                    "about the resource, so such triples are left out of the inferred graph")
         unknown = [compact(x) for x in (t[0], t[2]) if isinstance(x, ox.NamedNode)
                    and next(self.store.quads_for_pattern(x, None, None, None), None) is None
                    and next(self.store.quads_for_pattern(None, None, x, None), None) is None]

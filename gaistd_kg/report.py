@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,6 @@ class Report:
     tables: dict[str, Table]
     findings: list[Any]  # report_findings.Finding
     build_id: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     def table(self, name: str) -> Table:
         return self.tables[name]
