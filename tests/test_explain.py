@@ -230,3 +230,17 @@ def test_explain_endpoint_answers_html_or_json(client):
     assert client.get("/explain", query_string={**iri, "o": "nope:x"}).status_code == 400
     no = client.get("/explain.json", query_string={**iri, "o": "grisk:nonexistent"}).json
     assert no["holds"] is False and no["status"] == "does not hold"
+
+
+def test_every_inferred_fact_on_a_resource_page_links_to_its_explanation(client):
+    """Resource pages link each inferred fact to /explain, and the link explains it (the fact holds, derived)."""
+    import html
+    import re
+
+    page = client.get("/id/document/gb-45438-2025", headers={"Accept": "text/html"}).get_data(as_text=True)
+    links = [html.unescape(h) for h in re.findall(r'<a class="why" href="([^"]+)"', page)]
+    inferred_rows = page.count('class="badge inferred"')
+    assert links and len(links) == inferred_rows
+    target = next(h for h in links if "addressesRisk" in h and "disinformation" in h)
+    answer = client.get(target, headers={"Accept": "application/json"}).json
+    assert answer["holds"] is True
