@@ -34,6 +34,20 @@ class ValidationFailed(ValueError):
         super().__init__(result.text())
 
 
+class UnsavedWrites(RuntimeError):
+    """The served store holds writes accepted over HTTP that the input files do not have; a build would drop them."""
+
+    def __init__(self, build_dir: Path, writes: list[dict]):
+        self.writes = writes
+        last = writes[-1]
+        super().__init__(
+            f"the current store holds {len(writes)} accepted write(s) that are not in the input files (the last by "
+            f"{last.get('by')} at {last.get('at')}); a build from the files would discard them.\n"
+            f"Save them first: gaistd --build-dir {build_dir} export -g data -f turtle -o accepted-data.ttl, then move "
+            "the new facts into data/ (the manifest.json of the build lists each write); or run `gaistd build "
+            "--force` to discard them.")
+
+
 @dataclass
 class BuildResult:
     build_id: str
@@ -98,6 +112,8 @@ def build(root: Path = ROOT, build_dir: Path = DEFAULT_BUILD_DIR, force: bool = 
         if current and current.get("build_id") == build_id and not force:
             say(f"up to date: build {build_id} ({len(inputs.all())} input files unchanged)")
             return BuildResult(build_id=build_id, skipped=True, triples=current.get("triples", {}))
+        if current and current.get("writes") and not force:
+            raise UnsavedWrites(build_dir, current["writes"])
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         say(f"parsing {len(inputs.ontology)} ontology, {len(inputs.shapes)} shape and {len(inputs.data)} data files")

@@ -9,9 +9,15 @@ The rules, each pinned by a test in ``tests/test_query.py``:
   the ``Result`` says ``capped``. Where the format has room for a remark, the body says so too (see ``CAP_LINK``).
 * **Dataset.** Without a dataset the default graph is the union of all named graphs. ``default-graph-uri`` /
   ``named-graph-uri`` (a ``Dataset``) replace it, as the SPARQL Protocol says; ``FROM`` / ``FROM NAMED`` in the query
-  select graphs of the store. Oxigraph never fetches a ``FROM`` IRI, so neither form reaches outside the store.
+  select graphs of the store. Oxigraph never fetches a ``FROM`` IRI (pinned by tests with a live listener and with
+  strace); a graph the store does not hold is empty. A ``file:`` IRI in either form is refused, naming it, so a
+  client expecting the server to read a file learns that it never does.
 * **No outbound requests, no writes.** ``check_query`` (the one place that decides) refuses ``SERVICE`` unless the
   endpoint IRI is allow-listed, and refuses SPARQL Update, each with an error naming the blocked feature.
+  ``check_update`` is its counterpart for the update endpoint: ``LOAD`` (which fetches a URL or reads a file) is always
+  refused, ``SERVICE`` as in queries.
+* **Memory.** Each worker runs under an address-space limit (``QueryPool.memory_limit``); a query that needs more is
+  stopped with ``QueryMemoryExceeded`` naming the limit, and the worker is replaced.
 * **Syntax errors** come back as ``QuerySyntaxError`` with pyoxigraph's own message and its line and column.
 
 This module reads, checks and runs one query (``check_query``, ``execute``); ``gaistd_kg.querypool`` runs them in
@@ -65,13 +71,20 @@ class QueryRefused(QueryError):
 
 
 class QueryTimeout(QueryError):
-    def __init__(self, limit: float):
-        super().__init__(f"query stopped: it ran past the time limit of {limit:g} s (QUERY_TIMEOUT)")
+    def __init__(self, limit: float, setting: str = "QUERY_TIMEOUT"):
+        super().__init__(f"query stopped: it ran past the time limit of {limit:g} s ({setting})")
         self.limit = limit
 
 
 class QueryUnavailable(QueryError):
     """No answer for reasons of the server (no store, every worker busy past the deadline, a worker died)."""
+
+
+class QueryMemoryExceeded(QueryError):
+    def __init__(self, limit_mb: int):
+        super().__init__(f"query stopped: it needed more memory than the limit of {limit_mb} MiB per query worker "
+                         "(QUERY_MEMORY_LIMIT); narrow it, or add LIMIT")
+        self.limit_mb = limit_mb
 
 
 # --- reading the query text ---------------------------------------------------------------------------------------
@@ -115,6 +128,9 @@ class QueryInfo:
     update: str | None = None          # the update keyword it starts with (INSERT, CLEAR, …), if it is an update
     dataset_clause: bool = False       # has FROM / FROM NAMED
     services: tuple[str | None, ...] = ()  # SERVICE endpoints, as absolute IRIs; None: one the reading cannot resolve
+    dataset_iris: tuple[str, ...] = ()  # FROM / FROM NAMED graphs the reading resolved to absolute IRIs
+    loads: bool = False                # the LOAD keyword occurs (in any spelling Oxigraph reads as LOAD)
+    using: bool = False                # an update names its own dataset (USING, USING NAMED or WITH)
 
     @property
     def kind(self) -> str | None:
@@ -148,14 +164,16 @@ def inspect(text: str) -> QueryInfo:
     first = toks[i][1].upper() if i < len(toks) and toks[i][0] == "word" else ""
     form = next((f for f in FORMS if first.startswith(f)), None)
     update = next((u for u in UPDATE_KEYWORDS if first.startswith(u)), None) if form is None else None
-    dataset_clause = False
+    dataset_clause = loads = using = False
     services: list[str | None] = []
+    dataset_iris: list[str] = []
     for j, (kind, tok) in enumerate(toks):
         up = tok.upper()
         if kind == "pname":
             prefix = up.split(":", 1)[0]
             if "SERVICE" in prefix:
                 services.append(None)
+            loads = loads or "LOAD" in prefix  # Oxigraph reads LOAD:x as LOAD then :x
             dataset_clause = dataset_clause or prefix == "FROM"
         elif kind == "iri" and _service_inside_iri(tok):
             services.append(None)
@@ -163,6 +181,16 @@ def inspect(text: str) -> QueryInfo:
             continue
         elif up == "FROM":
             dataset_clause = True
+            k = j + 1
+            if k < len(toks) and toks[k][0] == "word" and toks[k][1].upper() == "NAMED":
+                k += 1
+            iri = _resolve(toks[k], prefixes, base) if k < len(toks) else None
+            if iri is not None:
+                dataset_iris.append(iri)
+        elif "LOAD" in up:
+            loads = True
+        elif up in ("USING", "WITH"):
+            using = True
         elif up == "SERVICE":
             k = j + 1
             if k < len(toks) and toks[k][1].upper() == "SILENT" and toks[k][0] == "word":
@@ -171,7 +199,8 @@ def inspect(text: str) -> QueryInfo:
             services.append(None if target[1].upper().startswith("SILENT") else _resolve(target, prefixes, base))
         elif "SERVICE" in up:
             services.append(None)
-    return QueryInfo(form=form, update=update, dataset_clause=dataset_clause, services=tuple(services))
+    return QueryInfo(form=form, update=update, dataset_clause=dataset_clause, services=tuple(services),
+                     dataset_iris=tuple(dataset_iris), loads=loads, using=using)
 
 
 def _service_inside_iri(tok: str) -> bool:
@@ -218,6 +247,13 @@ def check_query(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
     if info.update:
         raise QueryRefused("update", f"SPARQL Update ({info.update}) is not accepted: this is a read-only query "
                                      "service")
+    _check_services(info, service_allowlist)
+    for iri in info.dataset_iris:
+        _check_local(iri, "FROM")
+    return info
+
+
+def _check_services(info: QueryInfo, service_allowlist: Iterable[str]) -> None:
     allowed = set(service_allowlist)
     for iri in info.services:
         if iri is None:
@@ -225,7 +261,70 @@ def check_query(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
         if iri not in allowed:
             raise QueryRefused("SERVICE", f"SERVICE <{iri}> is refused: federated queries may only reach endpoints "
                                           "an operator allows (SERVICE_ALLOWLIST)")
+
+
+def _check_local(iri: str, feature: str) -> None:
+    if iri.lower().startswith("file:"):
+        raise QueryRefused(feature, f"{feature} <{iri}> is refused: this server never reads local files; "
+                                    "name a graph of the store")
+
+
+def check_dataset(iris: Iterable[str], feature: str = "default-graph-uri") -> None:
+    """Refuse a protocol dataset IRI (``default-graph-uri``, ``named-graph-uri``) that is a ``file:`` path.
+
+    Any other IRI names a graph of the store: Oxigraph never fetches it, and one the store does not hold is an empty
+    graph (the W3C Protocol tests rely on that: ``ASK {}`` over an absent default graph is true).
+    """
+    for iri in iris:
+        _check_local(iri, feature)
+
+
+def check_update(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
+    """The update endpoint's counterpart of ``check_query``: refuses LOAD always, SERVICE unless allow-listed, and
+    a query sent as an update. Raises QueryRefused."""
+    info = inspect(text)
+    if info.form is not None:
+        raise QueryRefused("query", f"a {info.form} query is not an update: send queries to the query endpoint")
+    if info.loads:
+        raise QueryRefused("LOAD", "LOAD is refused: this server never fetches data from another host or reads a "
+                                   "local file; send the data itself (INSERT DATA, or PUT/POST to the graph store)")
+    _check_services(info, service_allowlist)
     return info
+
+
+def with_using(text: str, default_graphs: Iterable[str] = (), named_graphs: Iterable[str] = ()) -> str:
+    """The update with the protocol's ``using-graph-uri`` / ``using-named-graph-uri`` applied to each operation.
+
+    A ``USING`` clause is inserted before every top-level ``WHERE`` that follows a template, each IRI written with
+    Oxigraph's own term serialisation (``NamedNode`` refuses anything that is not an IRI, so nothing can be injected).
+    Raises QueryRefused when the update names its own dataset (SPARQL 1.1 Protocol 2.2.3) or uses ``DELETE WHERE``,
+    which has no place for USING.
+    """
+    clauses = "".join(f" USING {ox.NamedNode(i)}" for i in default_graphs)
+    clauses += "".join(f" USING NAMED {ox.NamedNode(i)}" for i in named_graphs)
+    if not clauses:
+        return text
+    if inspect(text).using:
+        raise QueryRefused("using-graph-uri", "using-graph-uri / using-named-graph-uri cannot be combined with an "
+                                              "update that names its own dataset (USING or WITH)")
+    out, depth, last, prev = [], 0, 0, ""
+    for m in _TOKEN.finditer(text):
+        kind, tok = m.lastgroup, m.group()
+        if kind in ("ws", "comment"):
+            continue
+        if tok == "{":
+            depth += 1
+        elif tok == "}":
+            depth -= 1
+        elif kind == "word" and tok.upper() == "WHERE" and depth == 0:
+            if prev != "}":
+                raise QueryRefused("using-graph-uri", "using-graph-uri / using-named-graph-uri cannot apply to "
+                                                      "DELETE WHERE { … }: write DELETE { … } WHERE { … }")
+            out.append(text[last:m.start()] + clauses.lstrip() + " ")
+            last = m.start()
+        prev = tok
+    out.append(text[last:])
+    return "".join(out)
 
 
 # --- running one query in this process ----------------------------------------------------------------------------

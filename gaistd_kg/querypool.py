@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -24,8 +25,10 @@ from typing import Mapping
 
 import pyoxigraph as ox
 
-from .query import (DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, Dataset, QueryError, QueryInfo, QuerySyntaxError,
-                    QueryTimeout, QueryUnavailable, Result, check_query, execute)
+from .query import (DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, Dataset, QueryError, QueryInfo, QueryMemoryExceeded,
+                    QueryRefused, QuerySyntaxError, QueryTimeout, QueryUnavailable, Result, check_query, execute)
+
+DEFAULT_MEMORY_LIMIT_MB = 1024
 
 
 # --- the worker process -------------------------------------------------------------------------------------------
@@ -83,6 +86,27 @@ def deny_network() -> bool:
     return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
 
 
+def limit_memory(limit_mb: int | None) -> bool:
+    """Cap this process's data memory (heap and anonymous mappings) at ``limit_mb`` MiB; True if the cap is set.
+
+    RLIMIT_DATA rather than RLIMIT_AS: the address space of a worker holds ~0.5 GB of reservations (thread stacks,
+    allocator arenas, shared libraries) that are never touched, so RLIMIT_AS would measure those instead of what a
+    query uses. When the engine then asks for more, its allocation fails: Rust aborts the process (the parent sees
+    SIGABRT), Python raises MemoryError; either way the parent reports ``QueryMemoryExceeded``.
+    """
+    if not limit_mb:
+        return False
+    try:
+        import resource
+
+        kind = getattr(resource, "RLIMIT_DATA", resource.RLIMIT_AS)
+        limit = int(limit_mb) << 20
+        resource.setrlimit(kind, (limit, limit))
+        return True
+    except (ImportError, ValueError, OSError):
+        return False
+
+
 def _worker_main() -> None:
     try:
         _serve()
@@ -98,6 +122,7 @@ def _serve() -> None:
         setup = pickle.loads(rx.recv_bytes())
     except (EOFError, OSError):
         return
+    limit_memory(setup.get("memory_limit_mb"))
     sandboxed = deny_network() if setup.get("deny_network") else False  # before any thread exists
     threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
     try:
@@ -113,16 +138,29 @@ def _serve() -> None:
         except (EOFError, OSError):
             return
         try:
-            res = execute(store, req["query"], req["format"], req["dataset"], req["union"], req["limit"],
-                          req["base_iri"], prefixes, req["form"])
+            if req.get("kind") == "write":
+                from .writes import transform  # pyoxigraph only: the worker stays free of rdflib
+
+                res = transform(store, req["change"])
+            else:
+                res = execute(store, req["query"], req["format"], req["dataset"], req["union"], req["limit"],
+                              req["base_iri"], prefixes, req["form"])
             reply = ("ok", res)
         except QuerySyntaxError as exc:
             reply = ("syntax", str(exc))
+        except QueryRefused as exc:
+            reply = ("refused", exc.feature, str(exc))
+        except MemoryError:
+            reply = ("memory",)
         except QueryError as exc:
             reply = ("error", str(exc))
         except Exception as exc:  # noqa: BLE001 - any engine error becomes an answer, never a dead worker
             reply = ("error", f"query failed: {type(exc).__name__}: {exc}")
-        tx.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        except MemoryError:
+            data = pickle.dumps(("memory",))
+        tx.send_bytes(data)
 
 
 # --- the pool -----------------------------------------------------------------------------------------------------
@@ -179,6 +217,7 @@ class QueryPool:
     service_allowlist: tuple[str, ...] = ()
     prefixes: Mapping[str, str] = field(default_factory=dict)
     startup_timeout: float = 30.0
+    memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB  # per worker (RLIMIT_DATA); 0: no limit
     _idle: list = field(default_factory=list, init=False, repr=False)
     _all: list = field(default_factory=list, init=False, repr=False)
     _cond: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
@@ -212,7 +251,8 @@ class QueryPool:
             os.close(to_child_r)
             os.close(from_child_w)
         w = _Worker(proc=proc, tx=Connection(to_child_w, readable=False), rx=Connection(from_child_r, writable=False))
-        w.tx.send_bytes(pickle.dumps({"prefixes": dict(self.prefixes), "deny_network": not self.service_allowlist}))
+        w.tx.send_bytes(pickle.dumps({"prefixes": dict(self.prefixes), "deny_network": not self.service_allowlist,
+                                      "memory_limit_mb": self.memory_limit_mb}))
         self._all.append(w)
         return w
 
@@ -243,6 +283,28 @@ class QueryPool:
             self._cond.notify_all()
         for w in workers:
             w.stop()
+
+    def retire(self) -> None:
+        """Stop taking work: idle workers stop now, busy ones as soon as their answer is in (never mid-query).
+
+        Used when a new build is published: the pool on the new store takes new requests at once, while queries
+        already running on the old one finish undisturbed.
+        """
+        with self._cond:
+            if os.getpid() != self._pid:
+                self._forget_after_fork()
+            self._closed = True
+            idle, self._idle = self._idle, []
+            for w in idle:
+                self._all.remove(w)
+            self._cond.notify_all()
+        for w in idle:
+            w.stop()
+
+    def size_now(self) -> int:
+        """Live workers of this pool (started or starting)."""
+        with self._cond:
+            return sum(1 for w in self._all if w.proc.poll() is None)
 
     def sandboxed(self) -> bool:
         """True when every started worker runs without network access (no SERVICE allowed, Linux seccomp)."""
@@ -304,41 +366,59 @@ class QueryPool:
         w.ready, w.sandboxed = True, bool(detail)
 
     def run(self, text: str, fmt: str | None = None, dataset: Dataset | None = None, base_iri: str | None = None,
-            row_limit: int | None = None, timeout: float | None = None, info: QueryInfo | None = None) -> Result:
+            row_limit: int | None = None, timeout: float | None = None, info: QueryInfo | None = None,
+            timeout_setting: str = "QUERY_TIMEOUT") -> Result:
         """Check the query (``check_query``), run it in a worker within the deadline, return the serialised answer.
 
-        Raises QueryRefused, QuerySyntaxError, QueryTimeout (the worker was killed and replaced), QueryUnavailable
-        or QueryError (the engine failed).
+        Raises QueryRefused, QuerySyntaxError, QueryTimeout (the worker was killed and replaced),
+        QueryMemoryExceeded, QueryUnavailable or QueryError (the engine failed).
         """
         info = info or check_query(text, self.service_allowlist)
         limit = self.row_limit if row_limit is None else row_limit
+        return self._call({"query": text, "format": fmt, "dataset": dataset or None, "form": info.form,
+                           "union": not info.dataset_clause, "limit": limit, "base_iri": base_iri}, timeout,
+                          timeout_setting)
+
+    def change(self, change: Mapping, timeout: float | None = None):
+        """Compute a write (``gaistd_kg.writes.transform``) in a worker: the same deadline, memory limit and network
+        sandbox as a query. Returns its ``writes.Changed``; raises what ``run`` raises."""
+        return self._call({"kind": "write", "change": dict(change)}, timeout)
+
+    def _call(self, req: dict, timeout: float | None, setting: str = "QUERY_TIMEOUT"):
         budget = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + budget
-        request = pickle.dumps({"query": text, "format": fmt, "dataset": dataset or None, "form": info.form,
-                                "union": not info.dataset_clause, "limit": limit, "base_iri": base_iri},
-                               protocol=pickle.HIGHEST_PROTOCOL)
+        request = pickle.dumps(req, protocol=pickle.HIGHEST_PROTOCOL)
         w = self._acquire(deadline)
         healthy = False
+        died = False
         try:
             self._await_ready(w)
             w.tx.send_bytes(request)
             if not w.rx.poll(max(deadline - time.monotonic(), 0)):
-                raise QueryTimeout(budget)
+                raise QueryTimeout(budget, setting)
             reply = pickle.loads(w.rx.recv_bytes())
             healthy = True
         except (EOFError, OSError):
-            raise QueryUnavailable("the query worker died while answering; try again") from None
+            died = True
         finally:
             # A worker that did not answer in time (or at all) may still be computing: it is killed, never reused.
             if healthy:
                 self._release(w)
             else:
                 self._replace(w)
+        if died:
+            if w.proc.returncode == -signal.SIGABRT and self.memory_limit_mb:
+                raise QueryMemoryExceeded(self.memory_limit_mb)  # the engine's allocation failed: Rust aborts
+            raise QueryUnavailable("the query worker died while answering; try again")
         status = reply[0]
         if status == "ok":
             return reply[1]
         if status == "syntax":
             raise QuerySyntaxError(reply[1])
+        if status == "refused":
+            raise QueryRefused(reply[1], reply[2])
+        if status == "memory":
+            raise QueryMemoryExceeded(self.memory_limit_mb)
         raise QueryError(reply[1])
 
 

@@ -79,12 +79,34 @@ def write_store(build_dir: Path, build_id: str, graphs: Mapping[str, Graph | byt
         del store
     full = {**manifest, "build_id": build_id, "built_at": manifest.get("built_at", time.time()), "triples": counts}
     (staging / "manifest.json").write_text(json.dumps(full, indent=2, sort_keys=True), encoding="utf-8")
+    _fsync_tree(staging)  # the files reach the disk before any name points at them
     if final.exists():
         shutil.rmtree(final)
     os.rename(staging, final)
+    _fsync_dir(stores)
     _swap_current(build_dir, final)
+    _fsync_dir(build_dir)  # the new `current` survives a power cut once this returns
     _prune(stores, keep={final.name})
     return final
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(folder))
 
 
 def _swap_current(build_dir: Path, target: Path) -> None:

@@ -169,7 +169,7 @@ def test_urllib_raises_with_the_message_a_person_can_read(live_server):
     url = endpoint(live_server) + "?" + urlencode({"query": "SELECT * { SERVICE <http://example.org/> { ?s ?p ?o } }"})
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(url, timeout=30)
-    assert err.value.code == 403 and b"SERVICE" in err.value.read()
+    assert err.value.code == 400 and b"SERVICE" in err.value.read()
 
 
 def test_a_huge_cross_product_is_capped_not_computed(live_server):

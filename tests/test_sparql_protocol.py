@@ -230,10 +230,11 @@ def test_update_text_sent_as_a_query_is_400(web):
     assert resp.status_code == 400 and b"SPARQL Update (INSERT)" in resp.data
 
 
-def test_service_is_403_naming_service(web):
-    """SERVICE to an endpoint not allow-listed is refused, and the answer says SERVICE."""
+def test_service_is_400_naming_service(web):
+    """SERVICE to an endpoint not allow-listed is refused (400, naming the blocked feature), and the answer says
+    SERVICE."""
     resp = web.get("/sparql", query_string={"query": "SELECT * { SERVICE <http://example.org/sparql> { ?s ?p ?o } }"})
-    assert resp.status_code == 403 and b"SERVICE <http://example.org/sparql> is refused" in resp.data
+    assert resp.status_code == 400 and b"SERVICE <http://example.org/sparql> is refused" in resp.data
 
 
 def test_post_without_a_query_is_400(web):

@@ -20,13 +20,19 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_TIMEOUT": 10.0,                 # seconds; enforced by killing the worker that runs the query
     "ROW_LIMIT": 10000,                    # rows (or triples) per answer; a capped answer says so
     "QUERY_WORKERS": 2,                    # query processes per app process
-    "MAX_CONTENT_LENGTH": 1 << 20,         # bytes in a request body
-    "UPDATES_ENABLED": False,
-    "UPDATE_TOKENS": {},                   # name -> bearer token, when updates are enabled
+    "QUERY_MEMORY_LIMIT": 1024,            # MiB of data memory per query process (RLIMIT_DATA); 0: no limit
+    "MAX_CONTENT_LENGTH": 1 << 20,         # bytes in a request body; more is refused with 413
+    "UPDATES_ENABLED": False,              # SPARQL Update (/sparql/update) and Graph Store writes (/rdf-graph-store)
+    "UPDATE_TOKENS": {},                   # name -> bearer token, when updates are enabled (env: "name=token …")
+    "WRITABLE_GRAPHS": [],                 # graphs writable besides graph/data; ["*"]: any graph not read-only
+    "SHAPES_DIR": "",                      # SHACL shapes every write must satisfy; "": <repo>/shapes
+    "CHECKS_DIR": "",                      # duplicate checks every write must pass; "": <repo>/queries/checks
+    "WRITE_LOCK_WAIT": 30.0,               # seconds a write waits for another write or a build
     "SERVICE_ALLOWLIST": [],               # SERVICE endpoints an operator allows; empty: SERVICE is refused
-    "MAX_CONCURRENT_PER_CLIENT": 4,
-    "CACHE_DIR": "",                       # generated dumps and ontology docs; "": <BUILD_DIR>/cache
-    "QUERIES_DIR": str(Path(__file__).resolve().parent.parent.parent / "queries"),  # examples offered in the UI
+    "SERVICE_TIMEOUT": 5.0,                # seconds for a query that calls an allowed SERVICE endpoint
+    "MAX_CONCURRENT_PER_CLIENT": 4,        # requests to /sparql and the write endpoints at once per client; 429 past
+    "TRUSTED_PROXIES": [],                 # addresses/networks whose X-Forwarded-For is believed; empty: none
+    "RUN_DIR": "",                         # per-client request slots (lock files); "": <BUILD_DIR>/run
 }
 
 

@@ -7,7 +7,7 @@ import importlib
 from flask import Flask
 
 # module name under gaistd_kg.web -> it exposes ``bp`` (a Blueprint) and optionally ``init_app(app)``
-MODULES = ("sparql", "pages", "dumps", "ui", "report")
+MODULES = ("security", "sparql", "update", "pages", "dumps", "ui", "report", "openapi")
 
 
 def register(app: Flask) -> None:

@@ -4,21 +4,27 @@ This module only translates HTTP to ``gaistd_kg.query`` and back. Status codes:
 
 * 200 an answer; 304 an unchanged answer (If-None-Match / If-Modified-Since on GET; ETag = build + request);
 * 400 a malformed request or query (the body carries pyoxigraph's message with line and column), two queries at
-  once, a body or parameter that is not UTF-8, update text sent as a query;
-* 403 a feature refused here: SPARQL Update (``update=`` or ``application/sparql-update``) while updates are disabled,
-  SERVICE to an endpoint not allow-listed. The Protocol asks only for a 4XX/5XX status on failure; 403 is HTTP's
-  "understood, and refused", and keeps every W3C ``bad_update_*`` test at the 4XX it expects;
+  once, a body or parameter that is not UTF-8, update text sent as a query, and a feature refused here, named in
+  the body: SERVICE to an endpoint not allow-listed, a ``file:`` IRI in FROM or in the protocol dataset;
+* 403 SPARQL Update (``update=`` or ``application/sparql-update``): never run at this endpoint (when updates are
+  enabled they are served at ``/sparql/update``, see ``web/update.py``). 403 is HTTP's "understood, and refused", and
+  keeps every W3C ``bad_update_*`` test at the 4XX it expects;
 * 405 (with Allow) a method other than GET, HEAD, POST, OPTIONS; 406 no offered format acceptable (the body lists
   them); 415 a POST body that is neither form-encoded nor ``application/sparql-query``;
-* 503 the query ran past QUERY_TIMEOUT (the body names the limit) or the server cannot answer now.
+* 429 (with Retry-After) the client already has MAX_CONCURRENT_PER_CLIENT requests running (``web/security.py``);
+* 503 the query ran past QUERY_TIMEOUT or needed more than QUERY_MEMORY_LIMIT (the body names the limit), or the
+  server cannot answer now.
 
 A capped answer carries ``X-GAISTD-Result-Capped: true`` and ``X-GAISTD-Row-Limit: <N>``; inside the body, SPARQL
 JSON/XML get a head ``link`` and Turtle-like formats a comment (see ``query.annotate_capped``).
 
 Answers are not streamed from the engine: the status (200, or 503 at the deadline) and the capped header must be
 known before the first byte, so the worker finishes (or is killed) first. ROW_LIMIT bounds what is buffered; the
-response then goes out with a Content-Length (gzip'd when the client accepts it). The store served is the build
-``current`` pointed to when this process first needed it; a new build is served after a restart (gunicorn HUP).
+response then goes out with a Content-Length (gzip'd when the client accepts it).
+
+The store served is the build ``current`` points to: every request reads the link (one readlink), and when it has
+changed (a write accepted, ``gaistd build`` while serving) the pool restarts on the new store; queries already running
+on the old one finish there (``QueryPool.retire``).
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ from flask import Blueprint, Flask, Response, current_app, request
 from .. import formats, query, querypool
 from ..formats import GRAPH, TABULAR
 from ..namespaces import PREFIXES, SD
-from ..store import StoreMissing, current_path
+from ..store import StoreMissing
+from ..writes import current_link
 
 bp = Blueprint("sparql", __name__)
 
@@ -54,27 +61,41 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 class Backend:
-    """Per app: the build being served and its query pool, opened on first use in the process that uses them."""
+    """Per app: the build being served and its query pool, opened on first use in the process that uses them, and
+    reopened when ``current`` points elsewhere."""
 
     def __init__(self, config):
         self.config = config
         self._lock = threading.Lock()
         self._pool: querypool.QueryPool | None = None
+        self._link: str | None = None
         self.manifest: dict = {}
         self._graph_counts: dict[str, int] | None = None
 
     def pool(self) -> querypool.QueryPool:
+        """The pool on the current build (a new one, and the old retired, when the link changed since last time)."""
+        build_dir = Path(self.config["BUILD_DIR"])
+        link = current_link(build_dir)
         with self._lock:
-            if self._pool is None:
-                path = current_path(Path(self.config["BUILD_DIR"]))
-                if path is None:
-                    raise StoreMissing(f"no built store in {self.config['BUILD_DIR']}: run `gaistd build` first")
-                self.manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-                self._pool = querypool.QueryPool(
-                    str(path / "oxigraph"), size=int(self.config["QUERY_WORKERS"]),
-                    timeout=float(self.config["QUERY_TIMEOUT"]), row_limit=int(self.config["ROW_LIMIT"]),
-                    service_allowlist=tuple(self.config["SERVICE_ALLOWLIST"]), prefixes=PREFIXES).start()
+            if self._pool is None or link != self._link:
+                self._open(build_dir, link)
+            assert self._pool is not None
             return self._pool
+
+    def _open(self, build_dir: Path, link: str | None) -> None:
+        path = (build_dir / link).resolve() if link else None
+        if path is None or not (path / "manifest.json").is_file():
+            raise StoreMissing("no built store is being served here yet: run `gaistd build` first")
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        pool = querypool.QueryPool(
+            str(path / "oxigraph"), size=int(self.config["QUERY_WORKERS"]),
+            timeout=float(self.config["QUERY_TIMEOUT"]), row_limit=int(self.config["ROW_LIMIT"]),
+            service_allowlist=tuple(self.config["SERVICE_ALLOWLIST"]), prefixes=PREFIXES,
+            memory_limit_mb=int(self.config.get("QUERY_MEMORY_LIMIT", querypool.DEFAULT_MEMORY_LIMIT_MB))).start()
+        old, self._pool, self._link = self._pool, pool, link
+        self.manifest, self._graph_counts = manifest, None
+        if old is not None:
+            old.retire()
 
     @property
     def build_id(self) -> str:
@@ -236,7 +257,8 @@ def endpoint():
         if op.kind == "update":
             return _error(403, "SPARQL Update is disabled on this server (a read-only query service)"
                           if not current_app.config.get("UPDATES_ENABLED") else
-                          "SPARQL Update is not served at this endpoint yet")
+                          "SPARQL Update is not run at the query endpoint: POST it to /sparql/update with a bearer "
+                          "token")
         if op.kind is None:
             return service_description(op.format)
         return _answer(op)
@@ -251,10 +273,12 @@ def _answer(op: Operation) -> Response:
     allow = tuple(current_app.config["SERVICE_ALLOWLIST"])
     try:
         info = query.check_query(op.text, allow)
+        query.check_dataset(op.dataset.default_graphs, "default-graph-uri")
+        query.check_dataset(op.dataset.named_graphs, "named-graph-uri")
     except query.QueryRefused as exc:
         if exc.feature == "update":  # update text in a query operation: not a legal query string (Protocol 2.1.4)
             return _error(400, f"{exc}; this endpoint answers queries (SELECT, ASK, CONSTRUCT, DESCRIBE)")
-        return _error(403, str(exc))
+        return _error(400, str(exc))
     fmt = choose_format(info.kind or TABULAR, op.format)
     pool = backend.pool()
     key = json.dumps([op.text, op.dataset.default_graphs, op.dataset.named_graphs, fmt.name, request.base_url])
@@ -262,11 +286,21 @@ def _answer(op: Operation) -> Response:
     etag = _etag(backend.build_id, key, gz)
     if request.method in ("GET", "HEAD") and _not_modified(etag, backend.built_at):
         return _not_modified_response(etag, backend)
+    # A federated query has its own deadline: the remote endpoint's answer time is not ours to promise.
+    limits = ({"timeout": min(float(current_app.config["SERVICE_TIMEOUT"]), float(current_app.config["QUERY_TIMEOUT"])),
+               "timeout_setting": "SERVICE_TIMEOUT"} if info.services else {})
     try:
-        result = pool.run(op.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info)
+        try:
+            result = pool.run(op.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info, **limits)
+        except query.QueryUnavailable:
+            if backend.pool() is pool:
+                raise
+            # a new build was published while this pool started (its store may be pruned already): ask the new one
+            result = backend.pool().run(op.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info,
+                                        **limits)
     except query.QuerySyntaxError as exc:
         return _error(400, f"malformed query: {exc}")
-    except query.QueryTimeout as exc:
+    except (query.QueryTimeout, query.QueryMemoryExceeded) as exc:
         return _error(503, str(exc))
     except query.QueryUnavailable as exc:
         return _error(503, str(exc))

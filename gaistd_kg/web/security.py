@@ -1,0 +1,248 @@
+"""What every response and every request of the app is held to: headers, limits, and error bodies without internals.
+
+* **Headers.** Every response carries a Content-Security-Policy (no inline script anywhere; the pages blueprint sets
+  a stricter or page-specific one first), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy`` and
+  ``X-Frame-Options: DENY`` (``pages.security_headers``; applied here too, so no blueprint can be left out).
+* **Request size.** A body over ``MAX_CONTENT_LENGTH`` is refused with 413 naming the limit, from the
+  ``Content-Length`` header alone, before any of it is read; a chunked body is cut off at the limit (Werkzeug).
+* **Concurrent requests per client.** At most ``MAX_CONCURRENT_PER_CLIENT`` requests to the SPARQL and write
+  endpoints run at once for one client address; past that, 429 with ``Retry-After``. The slots are lock files
+  (``<RUN_DIR>/clients/<hash>.<n>``, ``flock``), so the count holds across every gunicorn worker process and a slot
+  is released by the kernel even when its process dies. The address is the TCP peer; ``X-Forwarded-For`` is read only
+  when the peer is one of ``TRUSTED_PROXIES`` (then the right-most address that is not a trusted proxy counts).
+* **Errors.** An unexpected exception is logged with its traceback and answered with a plain 500 naming an incident
+  id, never a traceback; and no error body (any status ≥ 400) carries a path of the server's file system: the build,
+  cache and run folders, the code and the Python installation are replaced by ``…``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import ipaddress
+import logging
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ..namespaces import ROOT
+
+log = logging.getLogger("gaistd_kg.web")
+
+LIMITED_ENDPOINTS = frozenset({"sparql.endpoint", "update.update", "update.graph_store", "update.graph_store_direct"})
+RETRY_AFTER = 1  # seconds: most queries end well within it
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+}
+DEFAULT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def init_app(app: Flask) -> None:
+    if not log.handlers and not logging.getLogger().handlers:  # under gunicorn: its stderr, which is its error log
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    app.before_request(_check_request)
+    app.teardown_request(_release_slot)
+    app.after_request(_harden)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(Exception, _internal_error)
+
+
+# --- request size ---------------------------------------------------------------------------------------------------
+
+def _limit_text() -> str:
+    return f"the limit is {current_app.config['MAX_CONTENT_LENGTH']} bytes (MAX_CONTENT_LENGTH)"
+
+
+def _too_large(_exc: RequestEntityTooLarge) -> Response:
+    resp = plain(413, f"request body too large: {_limit_text()}")
+    return resp
+
+
+def _check_request():
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length is not None and request.content_length > limit:
+        return _too_large(RequestEntityTooLarge())
+    if request.endpoint in LIMITED_ENDPOINTS and request.method != "OPTIONS":
+        cap = int(current_app.config.get("MAX_CONCURRENT_PER_CLIENT") or 0)
+        if cap > 0:
+            client = client_address()
+            fd = _slots().acquire(client, cap)
+            if fd is None:
+                log.warning("429: client %s already has %d requests running", client, cap)
+                resp = plain(429, f"too many requests at once from {client}: at most {cap} may run together "
+                                  "(MAX_CONCURRENT_PER_CLIENT); retry when one has finished")
+                resp.headers["Retry-After"] = str(RETRY_AFTER)
+                return resp
+            g.gaistd_slot = fd
+    return None
+
+
+# --- the client's address --------------------------------------------------------------------------------------------
+
+def _networks(entries) -> list:
+    nets = []
+    for e in entries or ():
+        try:
+            nets.append(ipaddress.ip_network(str(e).strip(), strict=False))
+        except ValueError:
+            log.error("TRUSTED_PROXIES: %r is not an address or network; ignored", e)
+    return nets
+
+
+def _in(addr: str, nets) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in n for n in nets)
+
+
+def client_address() -> str:
+    """The address the per-client limits count: the TCP peer, or behind a trusted proxy its X-Forwarded-For."""
+    peer = request.remote_addr or ""
+    nets = _networks(current_app.config.get("TRUSTED_PROXIES"))
+    if not nets or not _in(peer, nets):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("X-Forwarded-For")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in(hop, nets):
+            return hop
+    return hops[0] if hops else peer
+
+
+# --- per-client slots ------------------------------------------------------------------------------------------------
+
+class ClientSlots:
+    """``cap`` lock files per client under ``folder``; holding an exclusive flock on one is holding a slot."""
+
+    PRUNE_EVERY = 600.0  # seconds between sweeps of slot files left by clients long gone
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self._swept = time.monotonic()
+
+    def acquire(self, client: str, cap: int) -> int | None:
+        key = hashlib.sha256(client.encode("utf-8", "replace")).hexdigest()[:24]
+        for n in range(cap):
+            fd = os.open(self.folder / f"{key}.{n}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                os.close(fd)
+        return None
+
+    @staticmethod
+    def release(fd: int) -> None:
+        os.close(fd)  # closing the descriptor drops the lock
+
+    def sweep(self, older_than: float = 3600.0) -> None:
+        if time.monotonic() - self._swept < self.PRUNE_EVERY:
+            return
+        self._swept = time.monotonic()
+        cutoff = time.time() - older_than
+        for path in self.folder.iterdir():
+            try:
+                if path.stat().st_mtime > cutoff:
+                    continue
+                fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink()
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+
+def run_dir() -> Path:
+    configured = current_app.config.get("RUN_DIR")
+    if configured:
+        return Path(configured)
+    candidate = Path(current_app.config["BUILD_DIR"]) / "run"
+    try:
+        candidate.mkdir(parents=True, exist_ok=True)
+        if os.access(candidate, os.W_OK):
+            return candidate
+    except OSError:
+        pass
+    key = hashlib.sha256(str(current_app.config["BUILD_DIR"]).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"gaistd-run-{key}"
+
+
+def _slots() -> ClientSlots:
+    slots = current_app.extensions.get("gaistd.client_slots")
+    if slots is None:
+        slots = current_app.extensions["gaistd.client_slots"] = ClientSlots(run_dir() / "clients")
+    slots.sweep()
+    return slots
+
+
+def _release_slot(_exc=None) -> None:
+    fd = g.pop("gaistd_slot", None)
+    if fd is not None:
+        ClientSlots.release(fd)
+
+
+# --- headers and error bodies ----------------------------------------------------------------------------------------
+
+def _harden(resp: Response) -> Response:
+    resp.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+    for k, v in HEADERS.items():
+        resp.headers.setdefault(k, v)
+    if resp.status_code >= 400 and not resp.direct_passthrough and not resp.is_streamed:
+        body = resp.get_data()
+        clean = scrub(body)
+        if clean != body:
+            resp.set_data(clean)
+    return resp
+
+
+def _server_paths() -> list[bytes]:
+    cfg = current_app.config
+    paths = {str(ROOT), sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent.parent),
+             str(cfg.get("BUILD_DIR") or ""), str(cfg.get("CACHE_DIR") or ""), str(cfg.get("RUN_DIR") or ""),
+             str(cfg.get("SHAPES_DIR") or ""), str(cfg.get("QUERIES_DIR") or ""), tempfile.gettempdir()}
+    for p in list(paths):
+        if p:
+            paths.add(os.path.realpath(p))
+    return sorted((p.encode() for p in paths if len(p) > 1), key=len, reverse=True)
+
+
+def scrub(body: bytes) -> bytes:
+    """``body`` with every server path (see ``_server_paths``) replaced by ``…``."""
+    for p in _server_paths():
+        body = body.replace(p, "…".encode())
+    return body
+
+
+def _internal_error(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return exc
+    incident = uuid.uuid4().hex[:12]
+    log.exception("incident %s: %s %s", incident, request.method, request.path)
+    return plain(500, f"internal server error (incident {incident}); the operator's log has the details")
+
+
+def plain(status: int, message: str) -> Response:
+    return Response(message.rstrip() + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+from flask import Blueprint  # noqa: E402 - the blueprint list wants one; this module adds hooks, no routes
+
+bp = Blueprint("security", __name__)
