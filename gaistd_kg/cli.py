@@ -16,7 +16,7 @@ def _err(message: str) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import UnsavedWrites, ValidationFailed, build
+    from .build import ValidationFailed, build
     from .load import LoadError
     from .reason import InconsistencyError
 
@@ -33,8 +33,6 @@ def cmd_build(args) -> int:
         return 1
     except InconsistencyError as exc:
         return _err(f"{exc}\nThe previous store (if any) is unchanged.")
-    except UnsavedWrites as exc:
-        return _err(f"{exc}\nThe store is unchanged.")
     for w in result.warnings:
         print(w, file=sys.stderr)
     if result.skipped:
@@ -169,6 +167,32 @@ def cmd_explain(args) -> int:
     return 0 if explanation.holds else 1
 
 
+def cmd_push(args) -> int:
+    import os
+
+    from .push import PushError, push
+    from .remote import Client, HttpError
+    from .store import StoreMissing
+
+    progress = (lambda m: print(f"  {m}", file=sys.stderr)) if not args.quiet else None
+    client = Client(args.user or os.environ.get("GAISTD_PUSH_USER"), os.environ.get("GAISTD_PUSH_PASSWORD"))
+    try:
+        result = push(Path(args.build_dir), args.store_url, args.query_url, client=client, force=args.force,
+                      timeout=args.timeout, progress=progress)
+    except StoreMissing as exc:
+        return _err(str(exc))
+    except (PushError, HttpError, OSError) as exc:
+        return _err(f"push stopped: {exc}")
+    if result.skipped:
+        print(f"up to date: {args.store_url} already serves build {result.build_id} (version {result.version})")
+    else:
+        print(f"pushed build {result.build_id} as version {result.version} ("
+              + ", ".join(f"{k} {v}" for k, v in result.triples.items()) + " triples) in "
+              f"{result.timings['total']:.2f}s; previous version {result.previous or 'none'} kept, "
+              f"{len(result.dropped)} older dropped")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from .store import DEFAULT_BUILD_DIR
 
@@ -225,6 +249,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="the explanation as JSON")
     p.add_argument("--depth", type=int, default=16, help="at most this many steps deep (default 16)")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("push", help="load the built dataset into a SPARQL 1.1 Graph Store (new graph names, then an "
+                                    "atomic switch of the pointer graph; see gaistd_kg/push.py)")
+    p.add_argument("store_url", help="Graph Store Protocol endpoint (Virtuoso: http://host:8890/sparql-graph-crud)")
+    p.add_argument("--query-url", default=None,
+                   help="SPARQL query endpoint of the same store (default: STORE_URL; Virtuoso: …/sparql)")
+    p.add_argument("--user", default=None, help="user for HTTP basic/digest authentication (or GAISTD_PUSH_USER); "
+                                                "the password comes from GAISTD_PUSH_PASSWORD")
+    p.add_argument("--force", action="store_true", help="push even when the remote already serves this build")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per HTTP request (default 600)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_push)
 
     args = parser.parse_args(argv)
     return args.func(args)
