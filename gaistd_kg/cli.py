@@ -16,7 +16,7 @@ def _err(message: str) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import ValidationFailed, build
+    from .build import UnsavedWrites, ValidationFailed, build
     from .load import LoadError
     from .reason import InconsistencyError
 
@@ -33,6 +33,8 @@ def cmd_build(args) -> int:
         return 1
     except InconsistencyError as exc:
         return _err(f"{exc}\nThe previous store (if any) is unchanged.")
+    except UnsavedWrites as exc:
+        return _err(f"{exc}\nThe store is unchanged.")
     for w in result.warnings:
         print(w, file=sys.stderr)
     if result.skipped:
