@@ -32,8 +32,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import pyoxigraph as ox
 
@@ -263,6 +264,23 @@ def _check_syntax(text: str, base_iri: str | None) -> None:
         raise q.QuerySyntaxError(str(exc)) from None
 
 
+@contextmanager
+def _errors(timeout: float) -> Iterator[None]:
+    """HTTP and network failures as the query errors a local query raises."""
+    try:
+        yield
+    except TimeoutError:
+        raise q.QueryTimeout(timeout) from None
+    except HttpError as exc:
+        if exc.status == 400:
+            raise q.QuerySyntaxError(f"the remote store refused the query: {exc.message}") from None
+        raise q.QueryUnavailable(f"the remote store answered {exc}") from None
+    except (OSError, urllib.error.URLError) as exc:
+        if "timed out" in str(exc):
+            raise q.QueryTimeout(timeout) from None
+        raise q.QueryUnavailable(f"the remote store cannot be reached: {exc}") from None
+
+
 @dataclass
 class RemoteStore:
     """A SPARQL endpoint (``query_url``) holding versions written by ``gaistd push``."""
@@ -295,7 +313,8 @@ def execute(remote: RemoteStore, text: str, fmt: str | None = None, dataset: q.D
     start = time.perf_counter()
     deadline = time.monotonic() + timeout
     _check_syntax(text, base_iri)
-    pointer = remote.pointer(timeout)
+    with _errors(timeout):
+        pointer = remote.pointer(timeout)
     mapped, _froms = prepare(text, pointer.graphs)
     if base_iri:
         mapped = f"BASE <{ox.NamedNode(base_iri).value}>\n{mapped}"
@@ -311,19 +330,9 @@ def execute(remote: RemoteStore, text: str, fmt: str | None = None, dataset: q.D
         params += [("named-graph-uri", g) for g in pointer.graphs.values()]
     form = form or q.inspect(text).form
     graph_form = form in ("CONSTRUCT", "DESCRIBE")
-    try:
+    with _errors(timeout):
         ctype, body = _get(remote.client, remote.query_url, mapped, params,
                            GRAPH_ACCEPT if graph_form else JSON_RESULTS, max(deadline - time.monotonic(), 0.001))
-    except TimeoutError:
-        raise q.QueryTimeout(timeout) from None
-    except HttpError as exc:
-        if exc.status == 400:
-            raise q.QuerySyntaxError(f"the remote store refused the query: {exc.message}") from None
-        raise q.QueryUnavailable(f"the remote store answered {exc}") from None
-    except (OSError, urllib.error.URLError) as exc:
-        if "timed out" in str(exc):
-            raise q.QueryTimeout(timeout) from None
-        raise q.QueryUnavailable(f"the remote store cannot be reached: {exc}") from None
     back = pointer.back
     if graph_form:
         rdf = ox.RdfFormat.N_TRIPLES if "n-triples" in ctype or "text/plain" in ctype else ox.RdfFormat.TURTLE
