@@ -292,6 +292,28 @@ def check_update(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
     return info
 
 
+def mentioned_iris(text: str) -> set[str]:
+    """Every IRI the text names, written out or as a prefixed name (prefixes declared anywhere in it apply; an
+    update may declare them before each operation). For messages, not for security: a name it cannot resolve is
+    left out."""
+    toks = list(tokens(text))
+    prefixes: dict[str, str] = {}
+    base = ""
+    for i, (kind, tok) in enumerate(toks[:-1]):
+        if kind == "word" and tok.upper() == "BASE" and toks[i + 1][0] == "iri":
+            base = _iri_text(toks[i + 1][1])
+        elif kind == "word" and tok.upper() == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" \
+                and toks[i + 2][0] == "iri":
+            prefixes[toks[i + 1][1].rstrip(":")] = _iri_text(toks[i + 2][1])
+    found = set()
+    for kind, tok in toks:
+        if kind in ("iri", "pname"):
+            iri = _resolve((kind, tok), prefixes, base)
+            if iri is not None:
+                found.add(iri)
+    return found
+
+
 def with_using(text: str, default_graphs: Iterable[str] = (), named_graphs: Iterable[str] = ()) -> str:
     """The update with the protocol's ``using-graph-uri`` / ``using-named-graph-uri`` applied to each operation.
 

@@ -18,9 +18,12 @@ Readers keep their open store until they see ``current`` change (``web.sparql.Ba
 any point leaves ``current`` on the old build or on the new one, never between. ``gaistd build`` refuses to replace a
 store holding accepted writes without ``--force``; ``gaistd export -g data`` gives the data graph back as a file.
 
-In a write, the **default graph is the asserted data graph** (``graph/data``): ``INSERT DATA { … }`` without ``GRAPH``
-adds data, ``DELETE WHERE { … }`` matches asserted data only (name ``GRAPH <…/graph/inferred>`` to match inferences),
-and the Graph Store's ``?default`` is the data graph. A query's default graph stays the union of all graphs.
+What a write sees: the asserted graphs only. Its **default graph is the data graph** (``graph/data``): ``INSERT DATA
+{ … }`` without ``GRAPH`` adds data, ``DELETE WHERE { … }`` matches asserted data, and the Graph Store's ``?default`` is
+the data graph; ``CLEAR ALL`` clears what a write may change. The read-only graphs (ontology, inferred, meta) are not
+part of it: the inferred and meta graphs are recomputed by every write, and an update or a Graph Store request naming
+one is refused (403). Other named graphs are writable only when ``WRITABLE_GRAPHS`` lists them (``*``: any). A
+query's default graph stays the union of all graphs.
 
 The top half of this module (``transform``) runs in query workers and imports pyoxigraph only; the rest runs in the
 web process and imports rdflib, pySHACL and the reasoners when first used.
@@ -42,12 +45,13 @@ from typing import Iterator, Mapping
 
 import pyoxigraph as ox
 
-from .query import QueryError, QueryRefused, QuerySyntaxError, check_update, with_using
+from .query import QueryError, QueryRefused, QuerySyntaxError, check_update, mentioned_iris, with_using
 
 BASE = "https://w3id.org/gaistd/"
 GRAPH_BASE = BASE + "graph/"
 DATA_GRAPH = GRAPH_BASE + "data"
 READ_ONLY = tuple(GRAPH_BASE + name for name in ("ontology", "inferred", "meta"))
+OWN_GRAPHS = (DATA_GRAPH, *READ_ONLY)
 BODY_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "rdf": ox.RdfFormat.RDF_XML,
                 "jsonld": ox.RdfFormat.JSON_LD}
 MAX_JSON_DEPTH = 64        # JSON-LD nested deeper than this is refused before parsing
@@ -110,12 +114,13 @@ def parse_body(body: bytes, fmt: str, base_iri: str | None) -> list[ox.Triple]:
 
 
 def _copy(store: ox.Store, data: ox.NamedNode) -> ox.Store:
-    """An in-memory copy of ``store`` in which the data graph is the default graph (the store's own, normally empty,
-    default graph is folded into it)."""
+    """An in-memory copy of the writable part of ``store``: every graph but the read-only ones, with the data graph
+    as the default graph (the store's own default graph, empty in our builds, is folded into it)."""
     work = ox.Store()
     default = ox.DefaultGraph()
+    hidden = {ox.NamedNode(g) for g in READ_ONLY}
     work.extend(ox.Quad(q.subject, q.predicate, q.object, default) if q.graph_name in (data, default) else q
-                for q in store)
+                for q in store if q.graph_name not in hidden)
     return work
 
 
@@ -138,6 +143,11 @@ def transform(store: ox.Store, change: Mapping) -> Changed:
     existed = True
     if op == "update":
         check_update(change["text"], change.get("service_allowlist", ()))
+        named = sorted(mentioned_iris(change["text"]) & set(READ_ONLY))
+        if named:
+            raise QueryRefused("read-only graph", f"graph <{named[0]}> is read-only, and not part of what an update "
+                                                  "sees: updates read and change the asserted graphs; the inferred "
+                                                  "and meta graphs are recomputed by each write")
         text = with_using(change["text"], change.get("using", ()), change.get("using_named", ()))
         try:
             work.update(text, base_iri=change.get("base_iri"))
@@ -161,6 +171,10 @@ def transform(store: ox.Store, change: Mapping) -> Changed:
         diff.setdefault(name, [0, 0])[i] += 1
     _check_writable(diff, change.get("writable", ()), data.value)
     graphs: dict[str, list[ox.Triple]] = {}
+    for g in READ_ONLY:  # as they are: the commit needs the ontology, and extends the meta graph
+        triples = [q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(g))]
+        if triples:
+            graphs[g] = triples
     for q in after:
         graphs.setdefault(data.value if isinstance(q.graph_name, ox.DefaultGraph) else q.graph_name.value,
                           []).append(q.triple)
@@ -268,7 +282,9 @@ def commit(build_dir: Path, pool, change: Mapping, who: str, what: str, *, shape
         keep = {k: v for k, v in previous.items() if k not in ("build_id", "built_at", "triples")}
         manifest = {**keep, "built_at": now, "base_build": previous.get("base_build", previous["build_id"]),
                     "writes": [*previous.get("writes", []), record]}
-        write_store(build_dir, build_id, {g: b for g, b in graphs.items() if b.strip()}, manifest)
+        # the four graphs of a build by their short names, as `gaistd build` writes them (manifest "triples" keys)
+        named = {g[len(GRAPH_BASE):] if g in OWN_GRAPHS else g: b for g, b in graphs.items() if b.strip()}
+        write_store(build_dir, build_id, named, manifest)
         timings["store"] = time.perf_counter() - t
     return WriteResult(build_id=build_id, diff=changed.diff, existed=changed.existed, timings=timings)
 

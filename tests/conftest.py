@@ -154,18 +154,22 @@ class LiveServer:
 
 
 def start_server(build_dir: Path, log: Path, config: Mapping[str, object] | None = None, workers: int = 2,
-                 extra_args: tuple[str, ...] = (), startup_timeout: float = 30.0) -> LiveServer:
+                 extra_args: tuple[str, ...] = (), startup_timeout: float = 30.0,
+                 prefix: tuple[str, ...] = ()) -> LiveServer:
     """Start ``python -m gunicorn -w <workers> -b 127.0.0.1:<port> server:app`` on ``build_dir``; wait until it answers.
 
-    ``config`` keys become ``GAISTD_<KEY>`` environment variables (lists joined by spaces), as create_app reads them.
+    ``config`` keys become ``GAISTD_<KEY>`` environment variables (lists joined by spaces, mappings as
+    ``key=value`` words), as create_app reads them. ``prefix`` runs the server under another command (``strace -f …``).
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAISTD_")}
     env["GAISTD_BUILD_DIR"] = str(build_dir)
     for key, value in (config or {}).items():
+        if isinstance(value, Mapping):
+            value = [f"{k}={v}" for k, v in value.items()]
         env[f"GAISTD_{key}"] = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+    cmd = [*prefix, sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
            "--chdir", str(REPO), *extra_args, "server:app"]
     logf = open(log, "wb")
     try:
@@ -200,9 +204,10 @@ def live_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ca
     started: list[LiveServer] = []
 
     def factory(build_dir: Path, config: Mapping[str, object] | None = None, workers: int = 2,
-                extra_args: tuple[str, ...] = ()) -> LiveServer:
+                extra_args: tuple[str, ...] = (), prefix: tuple[str, ...] = ()) -> LiveServer:
         log = tmp_path_factory.mktemp("server-log") / "gunicorn.log"
-        server = start_server(Path(build_dir), log, config=config, workers=workers, extra_args=extra_args)
+        server = start_server(Path(build_dir), log, config=config, workers=workers, extra_args=extra_args,
+                              prefix=prefix)
         started.append(server)
         return server
 
