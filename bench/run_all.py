@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import RESULTS, write_results  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
 SCRIPTS = ("throughput", "latency", "overhead", "startup", "build", "soak", "scale")
 QUICK = {
     "throughput": ["--duration", "2", "--rounds", "1"],
@@ -90,8 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-budget", type=float, default=600.0)
     parser.add_argument("--build-dir", type=Path, default=None, help="passed to the scripts that take it")
     parser.add_argument("--results-dir", type=Path, default=None)
+    parser.add_argument("--summary-only", action="store_true",
+                        help="run nothing: write summary.md from the results already in the results folder")
     args = parser.parse_args(argv)
     names = [n for n in (args.only.split(",") if args.only else SCRIPTS) if n and n not in args.skip.split(",")]
+    if args.summary_only:
+        names = []
     results = Path(args.results_dir or RESULTS)
     ran, failed = {}, []
     for name in names:
@@ -108,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
         t0 = time.monotonic()
         rc = subprocess.run(cmd).returncode
-        ran[name] = {"rc": rc, "seconds": time.monotonic() - t0, "command": " ".join(cmd[1:])}
+        shown = [os.path.relpath(c, REPO) if c.startswith(str(REPO)) else c for c in cmd[1:]]
+        ran[name] = {"rc": rc, "seconds": time.monotonic() - t0, "command": ".venv/bin/python " + " ".join(shown)}
         if rc != 0:
             failed.append(name)
-    md = (summary(results) + "\n## Runs\n\n"
-          + "\n".join(f"- {n}: exit {r['rc']} in {r['seconds']:.0f} s: `{r['command']}`" for n, r in ran.items()))
+    md = summary(results) + ("\n## Runs\n\n" + "\n".join(f"- {n}: exit {r['rc']} in {r['seconds']:.0f} s: `{r['command']}`"
+                                                           for n, r in ran.items()) if ran else
+                             "\nEach section comes from bench/results/<name>.md, which names the command that made it.\n")
     write_results("summary", {"runs": ran, "failed": failed}, md,
                   argv=[sys.argv[0], *(argv if argv is not None else sys.argv[1:])], results_dir=results)
     if failed:

@@ -34,6 +34,7 @@ import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterator, Mapping
 
 import pyoxigraph as ox
@@ -136,15 +137,17 @@ class Pointer:
     build_id: str | None
     version: str
     graphs: dict[str, str]      # canonical graph IRI -> this version's graph IRI
+    modified: float = 0.0       # when it was pushed (POSIX time), 0 if the pointer does not say
 
     @property
     def back(self) -> dict[str, str]:
         return {v: k for k, v in self.graphs.items()}
 
 
-POINTER_QUERY = (f"SELECT ?name ?version ?build WHERE {{ GRAPH <{POINTER_GRAPH}> {{ "
+POINTER_QUERY = (f"SELECT ?name ?version ?build ?modified WHERE {{ GRAPH <{POINTER_GRAPH}> {{ "
                  f"?name <{DCTERMS}hasVersion> ?version . "
-                 f"OPTIONAL {{ <{DATASET}> <{DCTERMS}identifier> ?build }} }} }}")
+                 f"OPTIONAL {{ <{DATASET}> <{DCTERMS}identifier> ?build }} "
+                 f"OPTIONAL {{ <{DATASET}> <{DCTERMS}modified> ?modified }} }} }}")
 
 
 def read_pointer(client: Client, query_url: str, timeout: float = 30.0) -> Pointer | None:
@@ -166,7 +169,14 @@ def read_pointer(client: Client, query_url: str, timeout: float = 30.0) -> Point
     version = versions.pop()
     if any(graphs[GRAPH_BASE + n] != versioned(version, n) for n in GRAPH_NAMES):
         raise q.QueryUnavailable("the remote store's pointer graph names graphs outside its version")
-    return Pointer(builds.pop() if builds else None, version, graphs)
+    modified = 0.0
+    for r in rows:
+        if "modified" in r:
+            try:
+                modified = datetime.fromisoformat(r["modified"]["value"].replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                pass
+    return Pointer(builds.pop() if builds else None, version, graphs, modified)
 
 
 def _get(client: Client, url: str, text: str, params: list[tuple[str, str]], accept: str,
@@ -378,6 +388,12 @@ class RemotePool:
 
     def sandboxed(self) -> bool:
         return False
+
+    def manifest(self) -> dict:
+        """What the web layer reads from a local build's manifest.json, for the version now current remotely:
+        ``build_id`` (the version, so ETags change with every push) and ``built_at`` (when it was pushed)."""
+        p = self.store.pointer(self.timeout)
+        return {"build_id": p.version, "source_build_id": p.build_id, "built_at": p.modified}
 
     def pids(self) -> list[int]:
         return []

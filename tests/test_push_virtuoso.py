@@ -149,6 +149,9 @@ def test_push_then_every_answer_is_the_local_one(virtuoso, builds):
     assert res.triples == {n: sum(1 for _ in open_store(builds["a"]).store.quads_for_pattern(
         None, None, None, ox.NamedNode(remote.GRAPH_BASE + n))) for n in remote.GRAPH_NAMES}
     pool = remote.RemotePool(virtuoso["query"])
+    manifest = pool.manifest()
+    assert manifest["build_id"] == res.version and manifest["source_build_id"] == "push-a"
+    assert abs(manifest["built_at"] - time.time()) < 3600
     for text in (Q_QUADS, Q_UNION, "ASK { ?s ?p ?o }",
                  "SELECT ?t WHERE { GRAPH <https://w3id.org/gaistd/graph/data> "
                  "{ ?d <http://purl.org/dc/terms/title> ?t } }",
