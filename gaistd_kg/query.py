@@ -16,8 +16,12 @@ The rules, each pinned by a test in ``tests/test_query.py``:
   endpoint IRI is allow-listed, and refuses SPARQL Update, each with an error naming the blocked feature.
   ``check_update`` is its counterpart for the update endpoint: ``LOAD`` (which fetches a URL or reads a file) is always
   refused, ``SERVICE`` as in queries.
-* **Memory.** Each worker runs under an address-space limit (``QueryPool.memory_limit``); a query that needs more is
+* **Memory.** Each worker runs under a data-memory limit (``QueryPool.memory_limit_mb``); a query that needs more is
   stopped with ``QueryMemoryExceeded`` naming the limit, and the worker is replaced.
+* **Depth.** Oxigraph parses and plans recursively: a query nested a few thousand levels deep (``{{{…}}}``,
+  ``((((…))))``, ``!!!!…``) or a chain of ~7,000 operators overflows an 8 MB stack and kills the process. Workers run
+  the engine on a thread with a large stack (``querypool``), which turns long chains into slow queries the deadline
+  stops, and ``check_query`` / ``check_update`` refuse nesting deeper than ``MAX_NESTING`` outright.
 * **Syntax errors** come back as ``QuerySyntaxError`` with pyoxigraph's own message and its line and column.
 
 This module reads, checks and runs one query (``check_query``, ``execute``); ``gaistd_kg.querypool`` runs them in
@@ -47,6 +51,7 @@ UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY"
 CAP_LINK = "tag:w3id.org,2025:gaistd/result-capped?limit={limit}"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_ROW_LIMIT = 10000
+MAX_NESTING = 200  # brackets and unary operators; Oxigraph's parser needs ~10 stack frames per level
 
 
 # --- errors ------------------------------------------------------------------------------------------------------
@@ -129,6 +134,7 @@ class QueryInfo:
     dataset_clause: bool = False       # has FROM / FROM NAMED
     services: tuple[str | None, ...] = ()  # SERVICE endpoints, as absolute IRIs; None: one the reading cannot resolve
     dataset_iris: tuple[str, ...] = ()  # FROM / FROM NAMED graphs the reading resolved to absolute IRIs
+    nesting: int = 0                   # deepest nesting of ( { [ and runs of unary ! - +
     loads: bool = False                # the LOAD keyword occurs (in any spelling Oxigraph reads as LOAD)
     using: bool = False                # an update names its own dataset (USING, USING NAMED or WITH)
 
@@ -167,8 +173,18 @@ def inspect(text: str) -> QueryInfo:
     dataset_clause = loads = using = False
     services: list[str | None] = []
     dataset_iris: list[str] = []
+    depth = deepest = run = 0
     for j, (kind, tok) in enumerate(toks):
         up = tok.upper()
+        if kind == "other":
+            if tok in "({[":
+                depth += 1
+            elif tok in ")}]":
+                depth -= 1
+            run = run + 1 if tok in "!-+" else 0
+            deepest = max(deepest, depth + run)
+            continue
+        run = 0
         if kind == "pname":
             prefix = up.split(":", 1)[0]
             if "SERVICE" in prefix:
@@ -200,7 +216,13 @@ def inspect(text: str) -> QueryInfo:
         elif "SERVICE" in up:
             services.append(None)
     return QueryInfo(form=form, update=update, dataset_clause=dataset_clause, services=tuple(services),
-                     dataset_iris=tuple(dataset_iris), loads=loads, using=using)
+                     dataset_iris=tuple(dataset_iris), loads=loads, using=using, nesting=deepest)
+
+
+def _check_nesting(info: QueryInfo) -> None:
+    if info.nesting > MAX_NESTING:
+        raise QueryRefused("nesting", f"the text is nested {info.nesting} levels deep (brackets and unary operators); "
+                                      f"at most {MAX_NESTING} are accepted")
 
 
 def _service_inside_iri(tok: str) -> bool:
@@ -247,6 +269,7 @@ def check_query(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
     if info.update:
         raise QueryRefused("update", f"SPARQL Update ({info.update}) is not accepted: this is a read-only query "
                                      "service")
+    _check_nesting(info)
     _check_services(info, service_allowlist)
     for iri in info.dataset_iris:
         _check_local(iri, "FROM")
@@ -288,6 +311,7 @@ def check_update(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
     if info.loads:
         raise QueryRefused("LOAD", "LOAD is refused: this server never fetches data from another host or reads a "
                                    "local file; send the data itself (INSERT DATA, or PUT/POST to the graph store)")
+    _check_nesting(info)
     _check_services(info, service_allowlist)
     return info
 

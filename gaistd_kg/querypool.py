@@ -29,6 +29,7 @@ from .query import (DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, Dataset, QueryError, Que
                     QueryRefused, QuerySyntaxError, QueryTimeout, QueryUnavailable, Result, check_query, execute)
 
 DEFAULT_MEMORY_LIMIT_MB = 1024
+ENGINE_STACK_MB = 256  # the engine's thread stack: Oxigraph recurses per nesting level and per chained operator
 
 
 # --- the worker process -------------------------------------------------------------------------------------------
@@ -122,16 +123,34 @@ def _serve() -> None:
         setup = pickle.loads(rx.recv_bytes())
     except (EOFError, OSError):
         return
-    limit_memory(setup.get("memory_limit_mb"))
+    limit_mb = setup.get("memory_limit_mb")
+    limit_memory(limit_mb)
     sandboxed = deny_network() if setup.get("deny_network") else False  # before any thread exists
     threading.Thread(target=_watch_parent, args=(ppid,), daemon=True).start()
     try:
         store = ox.Store.read_only(store_path)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which reports it to the client
-        tx.send_bytes(pickle.dumps(("unavailable", f"cannot open the store: {exc}")))
+        print(f"gaistd-query: cannot open the store {store_path}: {exc}", file=sys.stderr)
+        tx.send_bytes(pickle.dumps(("unavailable", "the query worker cannot open the store (see the server log)")))
         return
-    tx.send_bytes(pickle.dumps(("ready", sandboxed)))
-    prefixes = setup.get("prefixes") or {}
+    # The engine runs on a thread with a large stack (counted in the memory limit, so a quarter of it at most): a
+    # deeply nested or long-chained query then ends at the deadline instead of overflowing the stack.
+    stack_mb = min(ENGINE_STACK_MB, int(limit_mb) // 4) if limit_mb else ENGINE_STACK_MB
+    threading.stack_size(max(stack_mb, 8) << 20)
+    engine = threading.Thread(target=_answer_loop, args=(store, rx, tx, setup, sandboxed), daemon=True)
+    engine.start()
+    engine.join()
+
+
+def _answer_loop(store: ox.Store, rx: Connection, tx: Connection, setup: dict, sandboxed: bool) -> None:
+    try:
+        tx.send_bytes(pickle.dumps(("ready", sandboxed)))
+        _answer_all(store, rx, tx, setup.get("prefixes") or {})
+    except (EOFError, OSError):
+        pass  # the parent went away
+
+
+def _answer_all(store: ox.Store, rx: Connection, tx: Connection, prefixes: Mapping[str, str]) -> None:
     while True:
         try:
             req = pickle.loads(rx.recv_bytes())

@@ -3,8 +3,11 @@
 * **Headers.** Every response carries a Content-Security-Policy (no inline script anywhere; the pages blueprint sets
   a stricter or page-specific one first), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy`` and
   ``X-Frame-Options: DENY`` (``pages.security_headers``; applied here too, so no blueprint can be left out).
-* **Request size.** A body over ``MAX_CONTENT_LENGTH`` is refused with 413 naming the limit, from the
-  ``Content-Length`` header alone, before any of it is read; a chunked body is cut off at the limit (Werkzeug).
+* **Request size.** A body over ``MAX_CONTENT_LENGTH`` is refused with 413 naming the limit: from the
+  ``Content-Length`` header alone, before any of it is read; a chunked body (no length) is read up to the limit here,
+  and refused when it goes past it (Werkzeug alone would silently cut it at the limit: half an upload could be
+  accepted). So that the client sees the 413 while it is still sending, the connection is closed gracefully: the
+  answer is sent, then at most ``LINGER_BYTES`` or ``LINGER_SECONDS`` of the body are read and dropped.
 * **Concurrent requests per client.** At most ``MAX_CONCURRENT_PER_CLIENT`` requests to the SPARQL and write
   endpoints run at once for one client address; past that, 429 with ``Retry-After``. The slots are lock files
   (``<RUN_DIR>/clients/<hash>.<n>``, ``flock``), so the count holds across every gunicorn worker process and a slot
@@ -19,9 +22,11 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import ipaddress
 import logging
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -37,6 +42,8 @@ log = logging.getLogger("gaistd_kg.web")
 
 LIMITED_ENDPOINTS = frozenset({"sparql.endpoint", "update.update", "update.graph_store", "update.graph_store_direct"})
 RETRY_AFTER = 1  # seconds: most queries end well within it
+LINGER_BYTES = 8 << 20   # after a 413, read and drop at most this much of the refused body …
+LINGER_SECONDS = 2.0     # … for at most this long, so the client can read the answer before the connection closes
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -67,13 +74,59 @@ def _limit_text() -> str:
 
 def _too_large(_exc: RequestEntityTooLarge) -> Response:
     resp = plain(413, f"request body too large: {_limit_text()}")
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:
+        resp.call_on_close(lambda: _linger(sock))
     return resp
+
+
+def _linger(sock: socket.socket) -> None:
+    """After the 413 is out: no more from us (FIN), drop a bounded part of what the client still sends, then stop
+    reading. Closing at once would reset the connection and the client would never read the answer."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(0.2)
+        deadline, total = time.monotonic() + LINGER_SECONDS, 0
+        while total < LINGER_BYTES and time.monotonic() < deadline:
+            try:
+                data = sock.recv(1 << 16)
+            except TimeoutError:
+                continue
+            if not data:
+                break
+            total += len(data)
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
+
+
+def _read_chunked(limit: int) -> Response | None:
+    """A body without Content-Length (chunked): read it here, up to the limit; past it, 413. What was read becomes the
+    request's body, with its length, for everything after."""
+    env = request.environ
+    raw = env["wsgi.input"]
+    buf = bytearray()
+    while len(buf) <= limit:
+        data = raw.read(min(1 << 16, limit + 1 - len(buf)))
+        if not data:
+            break
+        buf += data
+    if len(buf) > limit:
+        return _too_large(RequestEntityTooLarge())
+    env["wsgi.input"] = io.BytesIO(bytes(buf))
+    env["CONTENT_LENGTH"] = str(len(buf))
+    env.pop("wsgi.input_terminated", None)
+    return None
 
 
 def _check_request():
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and request.content_length is not None and request.content_length > limit:
         return _too_large(RequestEntityTooLarge())
+    if limit and request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        refused = _read_chunked(limit)
+        if refused is not None:
+            return refused
     if request.endpoint in LIMITED_ENDPOINTS and request.method != "OPTIONS":
         cap = int(current_app.config.get("MAX_CONCURRENT_PER_CLIENT") or 0)
         if cap > 0:
