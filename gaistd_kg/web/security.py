@@ -115,6 +115,7 @@ def _read_chunked(limit: int) -> Response | None:
         return _too_large(RequestEntityTooLarge())
     env["wsgi.input"] = io.BytesIO(bytes(buf))
     env["CONTENT_LENGTH"] = str(len(buf))
+    env.pop("HTTP_TRANSFER_ENCODING", None)  # the body is de-chunked now: Werkzeug reads it by its length
     env.pop("wsgi.input_terminated", None)
     return None
 
