@@ -581,6 +581,8 @@ def _html_term(term) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
+        if not term.value.lower().startswith(("http://", "https://", "mailto:")):
+            return escape(term.value)  # a javascript: (or any other scheme's) IRI in the data never becomes a link
         return f"<a href=\"{escape(term.value)}\">{escape(term.value)}</a>"
     if isinstance(term, ox.Literal):
         extra = f" <small>@{escape(term.language)}</small>" if term.language else ""

@@ -191,6 +191,7 @@ class _Worker:
     rx: Connection
     ready: bool = False
     sandboxed: bool = False
+    failure: str | None = None  # why it could not start, kept for the query that gets this worker
 
     @property
     def pid(self) -> int:
@@ -374,13 +375,17 @@ class QueryPool:
     def _await_ready(self, w: _Worker) -> None:
         if w.ready:
             return
+        if w.failure is not None:
+            raise QueryUnavailable(w.failure)
         if not w.rx.poll(self.startup_timeout):
             raise QueryUnavailable(f"a query worker did not start within {self.startup_timeout:g} s")
         try:
             status, detail = pickle.loads(w.rx.recv_bytes())
         except (EOFError, OSError):
-            raise QueryUnavailable("a query worker exited while starting") from None
+            w.failure = "a query worker exited while starting"
+            raise QueryUnavailable(w.failure) from None
         if status != "ready":
+            w.failure = detail
             raise QueryUnavailable(detail)
         w.ready, w.sandboxed = True, bool(detail)
 

@@ -150,7 +150,12 @@ def base_iri() -> str:
 
 
 def iri_for(path: str) -> str:
-    return base_iri() + path.lstrip("/")
+    iri = base_iri() + path.lstrip("/")
+    try:
+        ox.NamedNode(iri)
+    except ValueError:  # a path no IRI can have ("/id/document/<script>"): nothing to describe, not a server error
+        abort(not_found(iri))
+    return iri
 
 
 def local_path(iri: str) -> str | None:

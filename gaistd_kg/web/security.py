@@ -259,7 +259,7 @@ def _harden(resp: Response) -> Response:
     resp.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
     for k, v in HEADERS.items():
         resp.headers.setdefault(k, v)
-    if resp.status_code >= 400 and not resp.direct_passthrough and not resp.is_streamed:
+    if resp.status_code >= 400 and not resp.direct_passthrough:  # error bodies are small: buffer and check them
         body = resp.get_data()
         clean = scrub(body)
         if clean != body:
