@@ -561,7 +561,8 @@ def annotate_capped(body: bytes, f: Format, limit: int) -> bytes:
 
 
 def _html_page(inner: str) -> bytes:
-    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>SPARQL results</title></head><body>\n"
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>SPARQL results</title>"
+            "<link rel=\"icon\" href=\"data:,\"></head><body>\n"
             + inner + "\n</body></html>\n").encode()
 
 
