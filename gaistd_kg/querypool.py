@@ -5,6 +5,12 @@ holding the store open read-only, and sends each query to an idle one over a pip
 that worker (SIGKILL: its CPU is freed at once), starts a replacement and raises ``QueryTimeout``. Workers are plain
 ``python -c`` subprocesses (fork+exec, safe from threaded servers), named ``gaistd-query`` (see ``ps``/``/proc``),
 exit when their parent dies, and, when no SERVICE endpoint is allowed, run without network access (``deny_network``).
+
+Bounded work, beyond the deadline: each worker has a data-memory limit (``limit_memory``; past it the query is
+stopped with ``QueryMemoryExceeded``), runs the engine on a thread with a large stack (deep queries end at the deadline
+instead of overflowing it), and a query still running after ``LONG_QUERY_SECONDS`` is reniced so that short queries
+keep their CPU. A killed worker's replacement is handed to others only once it has the store open: the request whose
+query was stopped waits for it, so a client sending pathological queries pays for the restarts it causes.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from .query import (DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, Dataset, QueryError, Que
 
 DEFAULT_MEMORY_LIMIT_MB = 1024
 ENGINE_STACK_MB = 256  # the engine's thread stack: Oxigraph recurses per nesting level and per chained operator
+LONG_QUERY_SECONDS = 0.1  # a query still running after this yields the CPU to short ones …
+LONG_QUERY_NICE = 10      # … by running at this nice value until it ends
 
 
 # --- the worker process -------------------------------------------------------------------------------------------
@@ -346,7 +354,10 @@ class QueryPool:
                 if self._closed:
                     raise QueryUnavailable("the query pool is closed")
                 if self._idle:
-                    return self._idle.pop()
+                    # a worker that has the store open first: a fresh replacement may still be starting
+                    ready = next((w for w in reversed(self._idle) if self._started(w)), self._idle[-1])
+                    self._idle.remove(ready)
+                    return ready
                 if len(self._all) < self.size:
                     return self._spawn()
                 remaining = deadline - time.monotonic()
@@ -363,14 +374,42 @@ class QueryPool:
                 w.stop()
 
     def _replace(self, w: _Worker) -> None:
-        """Kill ``w`` and start its replacement at once, so the pool stays at its size."""
+        """Kill ``w`` and start its replacement at once, so the pool stays at its size.
+
+        The replacement is offered to others only once it has the store open: the request whose query was stopped
+        waits for that (a fraction of a second), not the next client, so a client whose queries keep running past the
+        deadline pays for the restarts it causes.
+        """
         w.kill()
         with self._cond:
             if w in self._all:
                 self._all.remove(w)
+            fresh = None
             if not self._closed and os.getpid() == self._pid and len(self._all) < self.size:
-                self._idle.append(self._spawn())
+                fresh = self._spawn()
+        if fresh is None:
+            return
+        try:
+            self._await_ready(fresh)
+        except (QueryUnavailable, EOFError, OSError):
+            pass  # kept, with its reason, for the query that gets it
+        with self._cond:
+            if not self._closed and fresh in self._all:
+                self._idle.append(fresh)
                 self._cond.notify()
+                return
+        fresh.stop()
+
+    def _started(self, w: _Worker) -> bool:
+        """Whether ``w`` has said it is ready, without waiting for it."""
+        if w.ready:
+            return True
+        if w.failure is None and w.rx.poll(0):
+            try:
+                self._await_ready(w)
+            except (QueryUnavailable, EOFError, OSError):
+                return False
+        return w.ready
 
     def _await_ready(self, w: _Worker) -> None:
         if w.ready:
@@ -415,13 +454,16 @@ class QueryPool:
         w = self._acquire(deadline)
         healthy = False
         died = False
+        niced = False
         try:
             self._await_ready(w)
             w.tx.send_bytes(request)
-            if not w.rx.poll(max(deadline - time.monotonic(), 0)):
-                raise QueryTimeout(budget, setting)
+            if not w.rx.poll(min(LONG_QUERY_SECONDS, max(deadline - time.monotonic(), 0))):
+                niced = _renice(w.pid, LONG_QUERY_NICE)  # short queries first: a long one gets what CPU is left
+                if not w.rx.poll(max(deadline - time.monotonic(), 0)):
+                    raise QueryTimeout(budget, setting)
             reply = pickle.loads(w.rx.recv_bytes())
-            healthy = True
+            healthy = not niced or _renice(w.pid, 0)  # back to normal; without the privilege to, a fresh worker
         except (EOFError, OSError):
             died = True
         finally:
@@ -444,6 +486,15 @@ class QueryPool:
         if status == "memory":
             raise QueryMemoryExceeded(self.memory_limit_mb)
         raise QueryError(reply[1])
+
+
+def _renice(pid: int, nice: int) -> bool:
+    """Set a worker's nice value; False when not allowed (lowering it needs CAP_SYS_NICE) or the worker is gone."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+        return True
+    except OSError:
+        return False
 
 
 def _reset_pools_after_fork() -> None:
