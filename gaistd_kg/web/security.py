@@ -59,6 +59,7 @@ def init_app(app: Flask) -> None:
         handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
+        log.propagate = False  # a library calling logging.basicConfig later must not print every line twice
     app.before_request(_check_request)
     app.teardown_request(_release_slot)
     app.after_request(_harden)

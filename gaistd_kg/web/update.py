@@ -207,6 +207,10 @@ def graph_store_direct(rest: str):
     """Direct identification: the request URL (without query) is the graph's IRI."""
     if request.args:
         return plain(400, "a graph named by its URL takes no ?graph or ?default")
+    try:
+        ox.NamedNode(request.base_url)
+    except ValueError:
+        return plain(400, f"this URL is not an IRI a graph can have: {request.base_url!r}")
     return _gsp(request.base_url)
 
 
