@@ -2,13 +2,14 @@
 
 The real server (gunicorn, one HTTP worker process with threads, a pool of query processes) serves a real build of the
 shipped data (``gaistd_kg.build.build(ROOT, …)``). It trusts 127.0.0.1 as a proxy, so each simulated client is its own
-address (X-Forwarded-For) for the per-client cap. First the competency questions (``queries/cq*.rq``) run on an idle
-server: that gives the idle p99 latency. Then, for a fixed time, three attackers loop over pathological queries (a
-cross product, a deep property path ``(a|^a)*``, an ORDER BY over millions of rows, a regex over a cross product),
-each from its own address, while two clients loop over the competency questions. Every competency question must be
-answered (200), with p99 latency under 10× the idle p99; the attackers get their queries stopped (503 naming the
-deadline or the memory limit) and never crash a worker; afterwards the pool is back at its configured size, with no
-query process left over or still burning CPU. Loopback only, bounded loops.
+address (X-Forwarded-For) for the per-client cap. The competency questions (``queries/cq*.rq``) run on the idle
+server before and after the attack: the slower of the two p99 latencies is the idle value (the machine may be busy
+with something else for a while). For a fixed time, three attackers loop over pathological queries (a cross
+product, a deep property path ``(a|^a)*``, an ORDER BY over millions of rows, a regex over a cross product), each from
+its own address, while two clients loop over the competency questions. Every competency question must be answered
+(200), with p99 latency under 10× the idle p99; the attackers get their queries stopped (503 naming the deadline or
+the memory limit) and never crash a worker; afterwards the pool is back at its configured size, with no query process
+left over or still burning CPU. Loopback only, bounded loops.
 """
 
 from __future__ import annotations
@@ -92,17 +93,20 @@ def server(tmp_path_factory, live_server_factory):
 def test_competency_questions_stay_fast_while_pathological_queries_run(server):
     assert len(CQS) >= 10
     texts = [p.read_text(encoding="utf-8") for p in CQS]
-    idle_client = Client(server.url, "10.1.0.1")
-    for text in texts:  # warm-up: workers started, pages of the store cached
-        assert idle_client.query(text)[0] == 200
-    idle = []
-    for _ in range(4):
-        for text in texts:
-            status, body, elapsed = idle_client.query(text)
-            assert status == 200, body[:200]
-            idle.append(elapsed)
-    idle_client.close()
-    idle_p99 = p99(idle)
+
+    def idle_round() -> list[float]:
+        client = Client(server.url, "10.1.0.1")
+        times = []
+        for _ in range(4):
+            for text in texts:
+                status, body, elapsed = client.query(text)
+                assert status == 200, body[:200]
+                times.append(elapsed)
+        client.close()
+        return times
+
+    idle_round()  # warm-up: workers started, pages of the store cached
+    idle = idle_round()
 
     stop = threading.Event()
     attacks: list[tuple[str, int, bytes]] = []
@@ -138,6 +142,10 @@ def test_competency_questions_stay_fast_while_pathological_queries_run(server):
         t.join(timeout=30)
     assert not any(t.is_alive() for t in threads)
 
+    # idle is measured before and after the attack, and the slower of the two counts: the machine may be busy with
+    # something else for a while (a CI neighbour), which is not what this test measures
+    after = idle_round()
+    idle_p99 = max(p99(idle), p99(after))
     loaded = [elapsed for status, elapsed in answers]
     report = (f"idle p99 {idle_p99 * 1000:.1f} ms over {len(idle)}; under attack p99 {p99(loaded) * 1000:.1f} ms over "
               f"{len(loaded)}, max {max(loaded) * 1000:.1f} ms; attacks: "
@@ -146,6 +154,7 @@ def test_competency_questions_stay_fast_while_pathological_queries_run(server):
     assert [s for s, _ in answers if s != 200] == [], report
     assert len(answers) >= 50, report
     assert p99(loaded) < 10 * idle_p99, report
+    assert p99(after) < 5 * p99(idle), f"the server did not recover: idle p99 {p99(idle)} before, {p99(after)} after"
     stopped = [(name, body) for name, status, body in attacks if status == 503]
     assert stopped and all(b"QUERY_TIMEOUT" in body or b"QUERY_MEMORY_LIMIT" in body for _, body in stopped), stopped
     assert not [a for a in attacks if a[1] not in (200, 429, 503) or b"died" in a[2]], attacks
