@@ -32,7 +32,7 @@ import pyoxigraph as ox
 import pytest
 
 import w3c_runner
-from conftest import REPO, SHARED, make_build
+from conftest import REPO, SHARED, fixture_graphs, make_build
 from gaistd_kg.build import build
 from gaistd_kg.namespaces import GRAPH, ROOT
 
@@ -343,6 +343,21 @@ def test_an_accepted_write_survives_a_restart(shipped_build, tmp_path, live_serv
     first.stop()
     second = live_server_factory(build_dir, config=config, workers=1)
     assert count(second.url, f'?d <{MARK}> ?m FILTER (STRSTARTS(?m, "mark 50"))') == 3
+
+
+def test_a_build_while_serving_is_served_without_a_restart(tmp_path, live_server_factory):
+    """`gaistd build` into the directory a running server serves: every HTTP worker's next request (endpoint and pages)
+    sees the new build, with no restart: each checks where `current` points on every request."""
+    build_dir = make_build(tmp_path / "build", fixture_graphs())
+    server = live_server_factory(build_dir, workers=2, config={"QUERY_WORKERS": 1})
+    shipped = "https://w3id.org/gaistd/id/document/wdta-ai-str-03"
+    for _ in range(4):  # both HTTP workers open their pool on the fixture build
+        assert not ask(server.url, f"ASK {{ <{shipped}> ?p ?o }}")
+    build(ROOT, build_dir)
+    answers = {ask(server.url, f"ASK {{ <{shipped}> ?p ?o }}") for _ in range(6)}
+    pages = {call(server.url, "GET", "/id/document/wdta-ai-str-03", headers={"Accept": "text/html"})[0]
+             for _ in range(4)}
+    assert answers == {True} and pages == {200}
 
 
 @pytest.mark.slow
