@@ -32,6 +32,7 @@ from typing import Mapping
 from .query import (DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, Dataset, QueryError, QueryInfo, QueryMemoryExceeded,
                     QueryRefused, QuerySyntaxError, QueryTimeout, QueryUnavailable, Result, check_query)
 from .queryworker import DEFAULT_MEMORY_LIMIT_MB, deny_network, limit_memory  # noqa: F401 - re-exported
+from .queryworker import main as _worker_main  # noqa: F401 - the old entry point, for servers started before the split
 
 LONG_QUERY_SECONDS = 0.1  # a query still running after this yields the CPU to short ones …
 LONG_QUERY_NICE = 10      # … by running at this nice value until it ends
