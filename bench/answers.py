@@ -155,6 +155,7 @@ def answers_markdown(table: dict) -> str:
                            + ("" if r["same"] else " ≠ (known)" if r.get("known") else " ≠") for r in row.values()])
     notes = sorted({f"- {q} on {n}: {r['known']}" for q, row in table.items() for n, r in row.items()
                     if r.get("known")})
-    return ("Rows per answer (sets of normalised rows compared with the first column; ≠ marks a difference; duplicates from `p|q` paths are kept by Virtuoso and rdflib, dropped by Oxigraph):\n\n"
+    return ("Rows per answer (sets of normalised rows compared with the first column; ≠ marks a difference; "
+            "duplicates from `p|q` paths are kept by Virtuoso and rdflib, dropped by Oxigraph):\n\n"
             + md_table(["query", *names], rows) + ("\n" + "\n".join(notes) + "\n" if notes else ""))
 

@@ -33,7 +33,7 @@ def run_build(args_list: list[str]) -> dict:
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     text = out.decode(errors="replace")
-    stages = {k: float(v) for k, v in re.findall(r"\b([a-z]+) ([0-9.]+)s\b", text)}
+    stages = {k: float(v) for k, v in re.findall(r"\b([a-z]+) ([0-9.]+)s\b", text) if k != "in"}
     return {"wall_s": wall, "rc": proc.returncode, "peak_rss_mib": usage.ru_maxrss / 1024,
             "user_s": usage.ru_utime, "sys_s": usage.ru_stime, "stages_s": stages,
             "output": text.strip().splitlines()[-1] if text.strip() else "", "stderr": err.decode(errors="replace")}

@@ -8,18 +8,20 @@ kind — documents, organisations, risks (and the external risk concepts they ma
 each under a fresh IRI (``…/id/document/<slug>-x<copy>``), with its blank nodes (milestones, lists) copied along.
 
 Links between kinds are sampled, not cloned: in copy i a link from one growing resource to one of another kind (a
-document's developer, its risks; a statistic's authority) points to the same target in a copy drawn at random (seeded),
-so the graph is one connected whole with every link's distribution kept (each copy of a document still has one
-developer, its risks …). Links within a kind (editions that supersede each other, a risk's broader risk, an
-organisation's parent) stay inside the copy, so editions and hierarchies keep their shape. Links from fixed resources (the framework, jurisdictions, statuses, sources, concept schemes) to growing ones are
-repeated once per copy. Fixed kinds stay as shipped: the five-layer framework, jurisdictions, statuses, domains,
-challenges, countermeasures, characteristics, sources. So at N× the documents on a given risk or in a given
-jurisdiction are about N× as many, as the CQs would see if the catalogue grew.
+document's developer, its risks; a statistic's authority) points to the same target in a copy drawn at random
+(seeded), so the graph is one connected whole with every link's distribution kept (each copy of a document still has
+one developer, its risks …). Links within a kind (editions that supersede each other, a risk's broader risk, an
+organisation's parent) stay inside the copy, so editions and hierarchies keep their shape. Links from fixed
+resources (the framework, jurisdictions, statuses, sources, concept schemes) to growing ones are repeated once per
+copy. Fixed kinds stay as shipped: the five-layer framework, jurisdictions, statuses, domains, challenges,
+countermeasures, characteristics, sources. So at N× the documents on a given risk or in a given jurisdiction are
+about N× as many, as the CQs would see if the catalogue grew.
 
 Validity: identifiers get a fresh number that still matches the identifier patterns of ``shapes/`` (checked against
 the patterns read from the shapes) and is unique as the duplicate check compares them; titles and labels get the copy
 number (`` [i]``), so the title/publisher duplicate check passes too. A copy does not inherit ``owl:sameAs`` to a
-resource outside ours (Wikidata): under OWL it would make every copy the same individual. ``gaistd build --root`` validates the result.
+resource outside ours (Wikidata): under OWL it would make every copy the same individual. ``gaistd build --root``
+validates the result.
 """
 
 from __future__ import annotations

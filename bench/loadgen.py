@@ -75,7 +75,9 @@ def wrk_available() -> str | None:
 def run_wrk(host_port: str, paths: Sequence[str | tuple[str, dict[str, str]]], connections: int, duration: float,
             threads: int | None = None, headers: dict[str, str] | None = None, timeout: float = 30.0,
             max_requests: int = 0) -> dict:
-    """wrk -c<connections> for ``duration`` s (wrk counts whole seconds: rounded up) over ``paths`` in rotation; requests, req/s, errors, latency (ms).
+    """wrk -c<connections> for ``duration`` s (whole seconds, rounded up) over ``paths`` in rotation.
+
+    Returns requests, req/s, errors, latency (ms) and wrk's latency histogram (``hist_us``).
 
     A path may carry its own extra headers as ``(path, {header: value})``. ``max_requests`` > 0 stops each wrk thread
     after its share of responses (the run then ends at whichever bound comes first). Errors are wrk's: connect, read,

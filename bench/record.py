@@ -71,12 +71,12 @@ def git_state() -> dict:
     """The commit measured, and whether the code under gaistd_kg/ differed from it (others work in this tree)."""
     def git(*a: str) -> str:
         try:
-            return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, timeout=30).stdout.strip()
+            return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, timeout=30).stdout
         except (OSError, subprocess.TimeoutExpired):
             return ""
 
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "gaistd_kg", "server.py").splitlines()]
-    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_code": dirty}
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted_code": dirty}
 
 
 def write_results(name: str, data: dict, markdown: str, argv: Sequence[str] | None = None,

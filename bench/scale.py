@@ -70,14 +70,15 @@ def build(root: Path, budget: float, mem_gb: float) -> dict:
         out["last_step"] = (text.strip().splitlines() or [""])[-1].strip()
         return out
     if status != 0:
-        tail = "\n".join(text.strip().splitlines()[-3:])
+        tail = " / ".join(line.strip() for line in text.strip().splitlines()[-2:])
         out["outcome"] = ("failed: out of memory (address-space limit " f"{mem_gb:g} GiB)" if "MemoryError" in text
                           or "memory allocation" in text.lower() else f"failed (exit {status})")
         out["tail"] = tail
         return out
     last = [line for line in text.splitlines() if line.startswith("built ")]
     out["outcome"] = "built"
-    out["stages_s"] = {k: float(v) for k, v in re.findall(r"\b([a-z]+) ([0-9.]+)s\b", last[-1])} if last else {}
+    stages = re.findall(r"\b([a-z]+) ([0-9.]+)s\b", last[-1]) if last else []
+    out["stages_s"] = {k: float(v) for k, v in stages if k != "in"}
     counts = re.findall(r"(\w+) (\d+) triples", last[-1]) if last else []
     out["triples"] = {k: int(v) for k, v in counts}
     current = (build_dir / "current").resolve()

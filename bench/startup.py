@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{disk / 1048576:.1f} MiB on disk.\n\n"
           f"Time to first answered query (CQ1), from process start: median {median(times):.2f} s over {args.runs} "
           f"starts ({', '.join(f'{t:.2f}' for t in times)} s). It includes the first HTTP worker starting its query "
-          "processes (each worker starts its own on its first request). For scale: pyoxigraph opens the store read-only in this process in "
+          "processes (each worker starts its own on its first request). For scale: pyoxigraph opens the store "
+          "read-only in this process in "
           f"{open_s * 1000:.1f} ms.\n\n"
           "Processes after a burst of concurrent requests (memory in MiB):\n\n"
           + md_table(["pid", "role", "RSS", "PSS", "store files open (fd)", "store files mapped"], rows)

@@ -34,6 +34,7 @@ from .store import open_store
 
 Progress = Callable[[str], None]
 KEEP_PREVIOUS = 1
+XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 
 
 class PushError(RuntimeError):
@@ -95,8 +96,9 @@ def pushed_versions(client: Client, query_url: str, timeout: float) -> set[str]:
 
 
 def pointer_turtle(build_id: str, version: str, when: datetime) -> bytes:
+    stamp = ox.Literal(when.strftime("%Y-%m-%dT%H:%M:%SZ"), datatype=ox.NamedNode(XSD_DATETIME))
     lines = [f"<{DATASET}> <{DCTERMS}identifier> {ox.Literal(build_id)} ;",
-             f"    <{DCTERMS}modified> {ox.Literal(when.strftime('%Y-%m-%dT%H:%M:%SZ'), datatype=ox.NamedNode('http://www.w3.org/2001/XMLSchema#dateTime'))} ."]
+             f"    <{DCTERMS}modified> {stamp} ."]
     lines += [f"<{GRAPH_BASE}{n}> <{DCTERMS}hasVersion> <{versioned(version, n)}> ." for n in GRAPH_NAMES]
     return ("\n".join(lines) + "\n").encode("utf-8")
 

@@ -4,8 +4,9 @@ Layout in the remote store (written by ``gaistd_kg.push``):
 
 * each push writes the four named graphs under fresh, never-modified names,
   ``https://w3id.org/gaistd/graph/<version>/<name>`` (``<version>`` = ``<build-id>-<UTC time>``);
-* the pointer graph ``https://w3id.org/gaistd/graph/current`` says which version is current, one triple per graph:
-  ``<…/graph/data> dcterms:hasVersion <…/graph/<version>/data>``, plus ``<…/dataset> dcterms:identifier "<build-id>"``;
+* the pointer graph ``https://w3id.org/gaistd/graph/current`` says which version is current, one triple per graph,
+  ``<…/graph/data> dcterms:hasVersion <…/graph/<version>/data>``, plus the build id and the time of the push
+  (``<…/dataset> dcterms:identifier "<build-id>" ; dcterms:modified "…"^^xsd:dateTime``);
 * the previous version stays until the push after next, so a reader that resolved the pointer just before a switch
   still finds its graphs.
 
@@ -40,6 +41,7 @@ from typing import Iterator, Mapping
 import pyoxigraph as ox
 
 from . import query as q
+from . import sparqltext as st
 from .formats import GRAPH as GRAPH_KIND
 from .formats import TABULAR
 
@@ -198,11 +200,11 @@ def _prologue(spans: list[tuple[str, str, int, int]]) -> tuple[dict[str, str], s
     while i < len(spans):
         kind, tok = spans[i][0], spans[i][1]
         if kind == "word" and tok.upper() == "BASE" and i + 1 < len(spans) and spans[i + 1][0] == "iri":
-            base = q._iri_text(spans[i + 1][1])
+            base = st._iri_text(spans[i + 1][1])
             i += 2
         elif (kind == "word" and tok.upper() == "PREFIX" and i + 2 < len(spans) and spans[i + 1][0] == "pname"
               and spans[i + 2][0] == "iri"):
-            prefixes[spans[i + 1][1].rstrip(":")] = q._iri_text(spans[i + 2][1])
+            prefixes[spans[i + 1][1].rstrip(":")] = st._iri_text(spans[i + 2][1])
             i += 3
         else:
             break
@@ -210,7 +212,7 @@ def _prologue(spans: list[tuple[str, str, int, int]]) -> tuple[dict[str, str], s
 
 
 def _spans(text: str) -> list[tuple[str, str, int, int]]:
-    return [(m.lastgroup, m.group(), m.start(), m.end()) for m in q._TOKEN.finditer(text)
+    return [(m.lastgroup, m.group(), m.start(), m.end()) for m in st._TOKEN.finditer(text)
             if m.lastgroup not in ("ws", "comment")]
 
 
@@ -223,7 +225,7 @@ def prepare(text: str, mapping: Mapping[str, str]) -> tuple[str, tuple[str, ...]
     prefixes, base = _prologue(spans)
     out, last, froms = [], 0, []
     for j, (kind, tok, start, end) in enumerate(spans):
-        iri = q._resolve((kind, tok), prefixes, base) if kind in ("iri", "pname") else None
+        iri = st._resolve((kind, tok), prefixes, base) if kind in ("iri", "pname") else None
         prev = spans[j - 1][1].upper() if j else ""
         prev2 = spans[j - 2][1].upper() if j > 1 else ""
         if iri is not None and (prev == "FROM" or (prev == "NAMED" and prev2 == "FROM")):
@@ -234,8 +236,8 @@ def prepare(text: str, mapping: Mapping[str, str]) -> tuple[str, tuple[str, ...]
         nxt = spans[j + 1][1] if j + 1 < len(spans) else ""
         if iri is not None and nxt == "(" and not iri.startswith(STANDARD_FUNCTIONS) and prev not in ("PREFIX",
                                                                                                        "BASE"):
-            raise q.QueryRefused("function", f"<{iri}>(…) is refused: on a remote store only standard SPARQL, XSD and "
-                                             "XPath functions are called")
+            raise q.QueryRefused("function", f"<{iri}>(…) is refused: on a remote store only standard SPARQL, "
+                                             "XSD and XPath functions are called")
         if iri in mapping and not (prev in ("PREFIX", "BASE") or (j > 1 and prev2 == "PREFIX")):
             out.append(text[last:start])
             out.append("<" + ox.NamedNode(mapping[iri]).value + ">")

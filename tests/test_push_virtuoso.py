@@ -139,7 +139,7 @@ def test_version_names_are_checked():
         remote.versioned("v1", "other")
 
 
-# --- against Virtuoso -----------------------------------------------------------------------------------------------------
+# --- against Virtuoso ------------------------------------------------------------------------------------------------
 
 def test_push_then_every_answer_is_the_local_one(virtuoso, builds):
     """After a push, SELECT (union and GRAPH ?g, with graph names mapped back), ASK and CONSTRUCT through remote.py
