@@ -32,8 +32,9 @@ def _term(t):
 
 
 def run_checks(data: Graph, ontology: Graph, subject_files: dict | None = None,
-               folder: Path = CHECKS_DIR) -> list[Finding]:
-    store = store_from_graphs({"data": data, "ontology": ontology})
+               folder: Path = CHECKS_DIR, store: ox.Store | None = None) -> list[Finding]:
+    """``store``: data and ontology already loaded (validate passes its own), else one is made."""
+    store = store if store is not None else store_from_graphs({"data": data, "ontology": ontology})
     findings = []
     for path in check_files(folder):
         text = path.read_text(encoding="utf-8")

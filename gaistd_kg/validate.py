@@ -103,17 +103,27 @@ def _prepared_sparql() -> Iterator[None]:
 
 def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
              subject_files: dict[URIRef, list[Path]] | None = None, checks: Path | None = None) -> ValidationResult:
-    """Validate ``data`` (with the ontology's class hierarchy available) against ``shapes``."""
+    """Validate ``data`` (with the ontology's class hierarchy available) against ``shapes``, then run the
+    query-based checks. SHACL-SPARQL constraints of targeted shapes run in Oxigraph (see sparqlshapes)."""
+    from .checks import run_checks
+    from .sparqlshapes import evaluate, split
+    from .store import store_from_graphs
+
+    core, constraints = split(shapes)
     with _prepared_sparql():
         conforms, report, _ = shacl_validate(
             data,
-            shacl_graph=shapes,
+            shacl_graph=core,
             ont_graph=ontology,
             inference="none",
             advanced=True,
             allow_warnings=True,
             abort_on_first=False,
         )
+    ontology = ontology if ontology is not None else Graph()
+    store = store_from_graphs({"data": data, "ontology": ontology})
+    if evaluate(store, constraints, report):
+        conforms = False
     findings = []
     for result in report.subjects(RDF.type, SH.ValidationResult):
         focus = report.value(result, SH.focusNode)
@@ -134,9 +144,7 @@ def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
             value=short(report.value(result, SH.value)) or None,
             where=where,
         ))
-    from .checks import run_checks
-
-    extra = run_checks(data, ontology if ontology is not None else Graph(), subject_files,
+    extra = run_checks(data, ontology, subject_files, store=store,
                        **({"folder": checks} if checks is not None else {}))
     findings += extra
     return ValidationResult(conforms=bool(conforms) and not extra, findings=findings, report_graph=report)
