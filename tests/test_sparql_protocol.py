@@ -430,3 +430,36 @@ def test_without_the_ui_a_browser_gets_a_minimal_form(fixture_build_dir):
     """An app with only the sparql blueprint answers a browser with a plain HTML form posting query=."""
     resp = bare_app(fixture_build_dir, with_ui=False).test_client().get("/sparql", headers={"Accept": "text/html"})
     assert resp.status_code == 200 and b'<form method="post"' in resp.data and b'name="query"' in resp.data
+
+
+def test_result_cache_answers_a_repeated_query_from_memory_and_empties_on_a_new_build(tmp_path):
+    """A repeated query is answered from the per-process result cache with the same body; a new build empties it;
+    RESULT_CACHE_BYTES=0 disables it."""
+    from conftest import _close_app, fixture_graphs, make_build
+    from gaistd_kg.web import create_app
+
+    build_dir = make_build(tmp_path / "b", fixture_graphs())
+    app = create_app({"BUILD_DIR": str(build_dir), "TESTING": True})
+    off_app = create_app({"BUILD_DIR": str(build_dir), "TESTING": True, "RESULT_CACHE_BYTES": 0})
+    try:
+        _check_result_cache(app.test_client(), off_app.test_client(), build_dir)
+    finally:
+        _close_app(app)
+        _close_app(off_app)
+
+
+def _check_result_cache(client, off, build_dir):
+    from conftest import fixture_graphs, make_build
+
+    q = {"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"}
+    first = client.get("/sparql", query_string=q, headers={"Accept": "application/sparql-results+json"})
+    again = client.get("/sparql", query_string=q, headers={"Accept": "application/sparql-results+json"})
+    assert first.headers["X-GAISTD-Cache"] == "miss" and again.headers["X-GAISTD-Cache"] == "hit"
+    assert first.get_data() == again.get_data()
+    graphs = fixture_graphs()
+    graphs["data"].parse(data="<https://example.org/new> <https://example.org/p> 1 .", format="turtle")
+    make_build(build_dir, graphs, build_id="fixture-0002")
+    fresh = client.get("/sparql", query_string=q, headers={"Accept": "application/sparql-results+json"})
+    assert fresh.headers["X-GAISTD-Cache"] == "miss" and fresh.get_data() != first.get_data()
+    for _ in range(2):
+        assert off.get("/sparql", query_string=q).headers["X-GAISTD-Cache"] == "miss"

@@ -33,6 +33,7 @@ import gzip
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -60,6 +61,45 @@ VOID_TRIPLES = "http://rdfs.org/ns/void#triples"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
+class ResultCache:
+    """Answers of this process, keyed by query text, dataset, format and base IRI, for the build being served.
+
+    Correct because the store changes only with a new build (or an accepted write, which is a new build), and the
+    cache is emptied whenever the served build changes. Bounded by the bytes of the bodies kept, least recently used
+    first out. Federated queries are never cached (another endpoint's answer may change).
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, query.Result] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> query.Result | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: str, result: query.Result) -> None:
+        if len(result.body) > self.max_bytes // 4:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = result
+            self._size += len(result.body)
+            while self._size > self.max_bytes and self._items:
+                _k, old = self._items.popitem(last=False)
+                self._size -= len(old.body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._size = 0
+
+
 class Backend:
     """Per app: the build being served and its query pool, opened on first use in the process that uses them, and
     reopened when ``current`` points elsewhere."""
@@ -71,6 +111,7 @@ class Backend:
         self._link: str | None = None
         self.manifest: dict = {}
         self._graph_counts: dict[str, int] | None = None
+        self.cache = ResultCache(int(config.get("RESULT_CACHE_BYTES", 64 << 20)))
 
     def pool(self) -> querypool.QueryPool:
         """The pool on the current build (a new one, and the old retired, when the link changed since last time)."""
@@ -94,6 +135,7 @@ class Backend:
             memory_limit_mb=int(self.config.get("QUERY_MEMORY_LIMIT", querypool.DEFAULT_MEMORY_LIMIT_MB))).start()
         old, self._pool, self._link = self._pool, pool, link
         self.manifest, self._graph_counts = manifest, None
+        self.cache.clear()  # answers belong to the build they were computed on
         if old is not None:
             old.retire()
 
@@ -289,9 +331,11 @@ def _answer(op: Operation) -> Response:
     # A federated query has its own deadline: the remote endpoint's answer time is not ours to promise.
     limits = ({"timeout": min(float(current_app.config["SERVICE_TIMEOUT"]), float(current_app.config["QUERY_TIMEOUT"])),
                "timeout_setting": "SERVICE_TIMEOUT"} if info.services else {})
+    cached = None if info.services else backend.cache.get(key)
     try:
         try:
-            result = pool.run(op.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info, **limits)
+            result = cached or pool.run(op.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info,
+                                        **limits)
         except query.QueryUnavailable:
             if backend.pool() is pool:
                 raise
@@ -306,7 +350,10 @@ def _answer(op: Operation) -> Response:
         return _error(503, str(exc))
     except query.QueryError as exc:
         return _error(500, str(exc))
+    if cached is None and not info.services and backend.pool() is pool:
+        backend.cache.put(key, result)
     resp = _body_response(result.body, formats.BY_NAME[result.format].content_type, gz)
+    resp.headers["X-GAISTD-Cache"] = "hit" if cached is not None else "miss"
     _cache_headers(resp, etag, backend)
     if result.capped:
         resp.headers["X-GAISTD-Result-Capped"] = "true"
