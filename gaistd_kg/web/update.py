@@ -26,7 +26,6 @@ import hmac
 import logging
 import uuid
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
@@ -175,7 +174,8 @@ def _read_update() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
         try:
             ox.NamedNode(iri)
         except ValueError:
-            raise ProtocolError(400, f"using-graph-uri / using-named-graph-uri must be absolute IRIs: {iri!r}") from None
+            raise ProtocolError(400, "using-graph-uri / using-named-graph-uri must be absolute IRIs: "
+                                     f"{iri!r}") from None
         if iri.lower().startswith("file:"):
             raise ProtocolError(400, f"using-graph-uri <{iri}> is refused: this server never reads local files")
     return updates[0], using, using_named

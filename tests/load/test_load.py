@@ -15,11 +15,9 @@ left over or still burning CPU. Loopback only, bounded loops.
 from __future__ import annotations
 
 import http.client
-import json
 import statistics
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest

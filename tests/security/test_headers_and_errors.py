@@ -115,7 +115,7 @@ def test_non_html_responses_carry_nosniff_too(live_server):
         assert headers["x-content-type-options"] == "nosniff", path
 
 
-# --- forced internal errors --------------------------------------------------------------------------------------------
+# --- forced internal errors -----------------------------------------------------------------------------------------
 
 LEAKS = (b"Traceback", b'File "', b".py", b"site-packages", str(REPO).encode(), b"/tmp/", b"/root")
 
@@ -180,7 +180,8 @@ def test_no_build_at_all_is_503_without_paths(tmp_path, live_server_factory):
     empty = tmp_path / "empty-build"
     empty.mkdir()
     server = live_server_factory(empty, workers=1)
-    for path, accept in (("/sparql?query=ASK%20%7B%7D", "*/*"), ("/id/document/x", BROWSER), ("/dumps/full.ttl", "*/*")):
+    for path, accept in (("/sparql?query=ASK%20%7B%7D", "*/*"), ("/id/document/x", BROWSER),
+                         ("/dumps/full.ttl", "*/*")):
         status, _, body = call(server.url, "GET", path, {"Accept": accept})
         assert status == 503 and b"gaistd build" in body, (path, status, body[:200])
         assert leaks(body, empty) == [], body

@@ -281,8 +281,9 @@ def billion_laughs(levels: int = 10) -> str:
     ("nested-json-arrays", "application/ld+json", "[" * 400000 + "]" * 400000, b"JSON-LD"),
 ], ids=["billion-laughs", "nested-json-ld", "nested-json-arrays"])
 def test_hostile_files_are_refused_quickly_with_bounded_memory(server, name, media, body, says):
-    """A billion-laughs RDF/XML document (10^9 expansions of "lol") and JSON-LD nested 40,000 deep (or 400,000 arrays) are refused (400,
-    naming the format's problem) in well under a second, and the server's processes grow by less than 64 MB."""
+    """A billion-laughs RDF/XML document (10^9 expansions of "lol") and JSON-LD nested 40,000 deep (or 400,000
+    arrays) are refused (400, naming the format's problem) in well under a second, and the server's processes grow by
+    less than 64 MB."""
     before = rss_kb(server.pid)
     start = time.monotonic()
     status, _, answer = call(server.url, "POST", "/rdf-graph-store?default", body, {"Content-Type": media, **AUTH})
@@ -298,6 +299,7 @@ def test_deeply_nested_turtle_is_stored_or_refused_never_a_server_error(server):
     with it (validation, reasoning) ends in an answer, not a 500, and not a dead worker."""
     text = "<http://example.org/deep> <http://example.org/p> " + "[ <http://example.org/p> " * 20000 + "1" \
         + " ]" * 20000 + " ."
-    status, _, body = call(server.url, "POST", "/rdf-graph-store?default", text, {"Content-Type": "text/turtle", **AUTH})
+    status, _, body = call(server.url, "POST", "/rdf-graph-store?default", text,
+                           {"Content-Type": "text/turtle", **AUTH})
     assert status in (204, 400, 422, 503) and b"incident" not in body, (status, body[:300])
     assert wait_for_pools(server, WORKERS) == [WORKERS]
