@@ -402,6 +402,7 @@ def test_sigkill_in_the_middle_of_a_large_write_leaves_all_or_none(shipped_build
         got = sum(1 for _ in store.quads_for_pattern(None, ox.NamedNode(MARK), None, ox.NamedNode(DATA)))
         del store
         outcomes.append((moment, got))
+    print("SIGKILL moments and the update's triples found on disk afterwards:", outcomes)
     total = [got for _m, got in outcomes]
     # all or none each time: the count only ever moves by whole updates
     assert all(g % n == 0 for g in total), outcomes

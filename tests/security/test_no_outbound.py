@@ -229,6 +229,10 @@ def test_every_attack_is_refused_naming_what_was_blocked(traced):
     """Each attack gets its expected status; each refusal (4XX) says in its body which feature was refused."""
     wrong = [(name, status, got, answer[:160]) for name, status, says, got, answer in traced["results"]
              if got != status or says.encode() not in answer]
+    counts: dict[int, int] = {}
+    for _n, _s, _w, got, _a in traced["results"]:
+        counts[got] = counts.get(got, 0) + 1
+    print(f"{len(traced['results'])} attacks, answered {counts}")
     assert wrong == [], wrong
     assert len(traced["results"]) >= 70
 
@@ -238,6 +242,9 @@ def test_no_attack_reached_the_listener(traced, canary):
     listener, _ = canary
     assert traced["connections"] == []
     connects = [line for line in traced["trace"].splitlines() if "connect(" in line]
+    print(f"listener connections: {len(traced['connections'])}; connect() calls traced: {len(connects)} "
+          f"(to the listener: {sum(f'htons({listener.port})' in line for line in connects)}); "
+          f"trace lines: {len(traced['trace'].splitlines())}")
     assert not [line for line in connects if f"htons({listener.port})" in line]
 
 
