@@ -492,7 +492,7 @@ class InProcess:
         return answer.serialize(format=self.ox.QueryResultsFormat.JSON)
 
 
-HTTP_SERVERS = ("ours", "virtuoso", "rdflib-endpoint")
+HTTP_SERVERS = ("ours", "ours-uncached", "virtuoso", "rdflib-endpoint")
 ALL_SERVERS = (*HTTP_SERVERS, "pyoxigraph")
 
 
@@ -502,8 +502,13 @@ def start_servers(names: Sequence[str], data: Data, workers: int = 4, query_work
     try:
         for name in names:
             say(f"  starting {name}")
-            if name == "ours":
-                started[name] = start_ours(data.build_dir, workers=workers, query_workers=query_workers)
+            if name in ("ours", "ours-uncached"):
+                # one load generator is one client address: let it have as many requests in flight as it opens
+                env = {"GAISTD_MAX_CONCURRENT_PER_CLIENT": "1024"}
+                if name == "ours-uncached":
+                    env["GAISTD_RESULT_CACHE_BYTES"] = "0"
+                started[name] = start_ours(data.build_dir, workers=workers, query_workers=query_workers, env=env)
+                started[name].name = name
             elif name == "virtuoso":
                 started[name] = start_virtuoso(data.nquads.parent)
             elif name == "rdflib-endpoint":
