@@ -145,15 +145,19 @@ def inspect(text: str) -> QueryInfo:
     depth = deepest = run = 0
     for j, (kind, tok) in enumerate(toks):
         up = tok.upper()
-        if kind == "other":
-            if tok in "({[":
+        # Nesting is counted inside ``<…>`` too: where a lexer sees an IRI, Oxigraph may see a less-than followed by
+        # code (``FILTER((?a<!!!…true)>?b)``, ``?a<((((1>0))))``), and hidden nesting would still overflow its stack.
+        for ch in (tok if kind == "other" else tok[1:-1] if kind == "iri" else ""):
+            if ch in "({[":
                 depth += 1
-            elif tok in ")}]":
+            elif ch in ")}]":
                 depth -= 1
-            run = run + 1 if tok in "!-+" else 0
+            run = run + 1 if ch in "!-+" else 0
             deepest = max(deepest, depth + run)
+        if kind == "other":
             continue
-        run = 0
+        if kind != "iri":
+            run = 0
         if kind == "pname":
             prefix = up.split(":", 1)[0]
             if "SERVICE" in prefix:
