@@ -115,7 +115,7 @@ def push(build_dir: Path, store_url: str, query_url: str | None = None, client: 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     try:
-        current: Pointer | None = read_pointer(client, query_url, 60)
+        current: Pointer | None = read_pointer(client, query_url, 60, settle=0)
     except HttpError as exc:
         raise PushError(f"cannot read the pointer graph through {query_url}: {exc}") from None
     if current and current.build_id == build_id and not force:

@@ -152,11 +152,34 @@ POINTER_QUERY = (f"SELECT ?name ?version ?build ?modified WHERE {{ GRAPH <{POINT
                  f"OPTIONAL {{ <{DATASET}> <{DCTERMS}modified> ?modified }} }} }}")
 
 
-def read_pointer(client: Client, query_url: str, timeout: float = 30.0) -> Pointer | None:
+# A Graph Store PUT of the pointer is one request, but a store may apply it as "drop, then insert" with the empty or
+# half-written graph visible in between (Virtuoso does, for a few milliseconds). A reader that meets an empty or
+# partial pointer therefore reads it again for a short while before concluding: it ends on the old version or the
+# new one, never on the gap.
+POINTER_SETTLE = 2.0      # seconds a reader waits for a pointer that is empty or not whole to become whole
+POINTER_RETRY = 0.02
+
+
+def read_pointer(client: Client, query_url: str, timeout: float = 30.0,
+                 settle: float = POINTER_SETTLE) -> Pointer | None:
     """The version the pointer graph names, or None when the store holds no pointer (nothing pushed yet).
 
-    Raises QueryUnavailable when the pointer is there but not whole (a store that applied half a graph replacement).
+    Raises QueryUnavailable when the pointer stays not whole (a store that applied half a graph replacement).
     """
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            found = _read_pointer_once(client, query_url, timeout)
+        except q.QueryUnavailable:
+            if time.monotonic() >= deadline:
+                raise
+        else:
+            if found is not None or time.monotonic() >= deadline:
+                return found
+        time.sleep(POINTER_RETRY)
+
+
+def _read_pointer_once(client: Client, query_url: str, timeout: float) -> Pointer | None:
     body = _get(client, query_url, POINTER_QUERY, [], JSON_RESULTS, timeout)[1]
     rows = json.loads(body)["results"]["bindings"]
     if not rows:
