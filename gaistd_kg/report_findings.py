@@ -81,6 +81,11 @@ def _short(rows: list[dict], layer: str, fid: str, name: str, claim: str) -> Fin
     n = published.get(layer, 0)
     verdict = SUPPORTED if n < threshold else NOT_SUPPORTED
     sec, comp = (published.get(x, 0) for x in REFERENCE_LAYERS)
+    if layer not in labels:  # the data holds no such layer (a graph edited by writes): nothing to measure
+        return Finding(id=fid, claim=claim, claim_zh="相关技术及应用服务标准研制数量存在明显不足", section="abstract",
+                       rule="Count published standardization deliverables per layer of the framework.",
+                       verdict=NOT_MEASURABLE, evidence=f"The graph holds no framework layer <{layer}>.",
+                       figures={"layer": layer}, tables=(name,))
     evidence = (f"{labels[layer]}: {n} published standardization deliverables ({drafts.get(layer, 0)} more in draft); "
                 f"security layer {sec}, compliance layer {comp}, reference {reference:g}, threshold {threshold:g}: "
                 f"{n} {'<' if n < threshold else '≥'} {threshold:g}. China alone: {china.get(layer, 0)} against "

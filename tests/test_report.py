@@ -346,3 +346,13 @@ def test_report_table_json_files_round_trip(written, report):
     assert all(isinstance(r["published"], int) for r in data["rows"])
     reader = csv.DictReader(io.StringIO((written / "documents-per-layer.csv").read_text(encoding="utf-8")))
     assert [int(r["published"]) for r in reader] == [r["published"] for r in data["rows"]]
+
+
+def test_finding_on_short_layers_is_not_measurable_without_the_layer():
+    """A graph without a framework layer (one edited by writes) gives "not measurable", not an error."""
+    from gaistd_kg.report_findings import NOT_MEASURABLE, finding_a
+
+    class Table:
+        rows: list = []
+
+    assert {f.verdict for f in finding_a({"finding-standards-per-layer": Table()})} == {NOT_MEASURABLE}
