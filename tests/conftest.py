@@ -250,3 +250,13 @@ def require_chromium() -> Path:
     if os.environ.get("CI") == "true":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def real_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped data (ontology/, shapes/, data/ of this repository) built once for the whole test session."""
+    from gaistd_kg.build import build
+
+    out = tmp_path_factory.getbasetemp() / "real-build"
+    build(REPO, out)
+    return out

@@ -14,9 +14,8 @@ import pyoxigraph as ox
 import pytest
 from rdflib import Graph
 
-from gaistd_kg.build import build
 from gaistd_kg.explain import Explainer, TermError, explain, parse_term
-from gaistd_kg.namespaces import GRAPH, ONTOLOGY_FILE, ROOT
+from gaistd_kg.namespaces import GRAPH, ONTOLOGY_FILE
 from gaistd_kg.reason import reason
 from gaistd_kg.store import open_store
 
@@ -25,10 +24,8 @@ PAPER = "https://w3id.org/gaistd/id/source/zheng-2025"
 
 
 @pytest.fixture(scope="module")
-def build_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.getbasetemp() / "real-build"
-    build(ROOT, out)
-    return out
+def build_dir(real_build_dir) -> Path:
+    return real_build_dir
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,10 @@ supports. The store is built once for the module from the real data/."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 
-from gaistd_kg.build import build
 from gaistd_kg.namespaces import ROOT
 from gaistd_kg.store import open_store
 
@@ -16,10 +14,8 @@ QUERIES = ROOT / "queries"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> ox.Store:
-    out = tmp_path_factory.mktemp("build")
-    build(ROOT, out)
-    return open_store(out).store
+def store(real_build_dir) -> ox.Store:
+    return open_store(real_build_dir).store
 
 
 def run(store: ox.Store, name: str) -> list[dict[str, str]]:

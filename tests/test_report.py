@@ -19,8 +19,6 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from gaistd_kg.build import build
-from gaistd_kg.namespaces import ROOT
 from gaistd_kg.report import QUERY_DIR, SPECS, TABLES, Table, compute, query_comment, table_csv, write_report
 from gaistd_kg.report_charts import CHARTS, chart_spec
 from gaistd_kg.report_findings import (CLEARLY_SHORT, NOT_MEASURABLE, NOT_SUPPORTED, SUPPORTED, evaluate,
@@ -32,10 +30,8 @@ JUR = "https://w3id.org/gaistd/id/jurisdiction/"
 
 
 @pytest.fixture(scope="module")
-def build_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.getbasetemp() / "real-build"
-    build(ROOT, out)
-    return out
+def build_dir(real_build_dir) -> Path:
+    return real_build_dir
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,6 @@ import pytest
 
 from conftest import require_chromium
 
-from gaistd_kg.build import build
-from gaistd_kg.namespaces import ROOT
 from gaistd_kg.report import compute, write_report
 from gaistd_kg.report_charts import CHARTS
 from gaistd_kg.store import open_store
@@ -34,10 +32,8 @@ RECTS_PER_ROW = {"documents-per-layer": 1, "documents-per-sub-area": 1, "gaps": 
 
 
 @pytest.fixture(scope="module")
-def build_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.getbasetemp() / "real-build"
-    build(ROOT, out)
-    return out
+def build_dir(real_build_dir) -> Path:
+    return real_build_dir
 
 
 @pytest.fixture(scope="module")
