@@ -244,3 +244,33 @@ def test_gaistd_push_command(virtuoso, builds):
     assert out.returncode == 0, out.stderr
     assert "pushed build push-b" in out.stdout
     assert remote.read_pointer(virtuoso["client"], virtuoso["query"]).build_id == "push-b"
+
+
+def test_the_app_answers_from_the_remote_store(virtuoso, builds, tmp_path):
+    """With STORE_URL set, /sparql answers from the pushed store with the same results, formats, safety rules and
+    ETags tied to the pushed version; a new push changes the answer and the ETag."""
+    from conftest import _close_app
+
+    from gaistd_kg.web import create_app
+
+    push(builds["a"], virtuoso["store"], virtuoso["query"], client=virtuoso["client"], force=True)
+    app = create_app({"BUILD_DIR": str(tmp_path / "no-local-build"), "TESTING": True,
+                      "STORE_URL": virtuoso["query"], "STORE_USER": "dba", "STORE_PASSWORD": "dba"})
+    try:
+        client = app.test_client()
+        accept = {"Accept": "application/sparql-results+json"}
+        first = client.get("/sparql", query_string={"query": Q_QUADS}, headers=accept)
+        assert first.status_code == 200, first.get_data(as_text=True)
+        assert rows(first.get_data()) == rows(local(builds["a"], Q_QUADS).body)
+        turtle = client.get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                            headers={"Accept": "text/turtle"})
+        assert turtle.status_code == 200 and turtle.mimetype == "text/turtle"
+        refused = client.get("/sparql", query_string={"query": "SELECT * WHERE { SERVICE <http://127.0.0.1:9/> "
+                                                                "{ ?s ?p ?o } }"})
+        assert refused.status_code == 400 and "SERVICE" in refused.get_data(as_text=True)
+        push(builds["b"], virtuoso["store"], virtuoso["query"], client=virtuoso["client"])
+        second = client.get("/sparql", query_string={"query": Q_QUADS}, headers=accept)
+        assert rows(second.get_data()) == rows(local(builds["b"], Q_QUADS).body)
+        assert second.headers["ETag"] != first.headers["ETag"]
+    finally:
+        _close_app(app)

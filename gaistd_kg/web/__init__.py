@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONCURRENT_PER_CLIENT": 4,        # requests to /sparql and the write endpoints at once per client; 429 past
     "TRUSTED_PROXIES": [],                 # addresses/networks whose X-Forwarded-For is believed; empty: none
     "RUN_DIR": "",                         # per-client request slots (lock files); "": <BUILD_DIR>/run
+    "STORE_URL": "",                       # answer /sparql from this remote SPARQL endpoint (see `gaistd push`)
+    "STORE_USER": "",                      # HTTP credentials for STORE_URL, if it needs them
+    "STORE_PASSWORD": "",
     "RESULT_CACHE_BYTES": 64 << 20,        # answers kept per process for the served build; 0: no result cache
     "CACHE_DIR": "",                       # generated dumps and ontology docs; "": <BUILD_DIR>/cache
     "QUERIES_DIR": str(Path(__file__).resolve().parent.parent.parent / "queries"),  # examples offered in the UI

@@ -114,7 +114,12 @@ class Backend:
         self.cache = ResultCache(int(config.get("RESULT_CACHE_BYTES", 64 << 20)))
 
     def pool(self) -> querypool.QueryPool:
-        """The pool on the current build (a new one, and the old retired, when the link changed since last time)."""
+        """The pool on the current build (a new one, and the old retired, when the link changed since last time).
+
+        With STORE_URL set, the answers come from that remote SPARQL endpoint (a store loaded by ``gaistd push``)
+        under the same rules, formats and caching; the version its pointer graph names stands for the build."""
+        if self.config.get("STORE_URL"):
+            return self._remote()
         build_dir = Path(self.config["BUILD_DIR"])
         link = current_link(build_dir)
         with self._lock:
@@ -122,6 +127,27 @@ class Backend:
                 self._open(build_dir, link)
             assert self._pool is not None
             return self._pool
+
+    def _remote(self):
+        from .. import remote
+
+        with self._lock:
+            if self._pool is None:
+                self._pool = remote.RemotePool(
+                    str(self.config["STORE_URL"]), timeout=float(self.config["QUERY_TIMEOUT"]),
+                    row_limit=int(self.config["ROW_LIMIT"]), service_allowlist=tuple(self.config["SERVICE_ALLOWLIST"]),
+                    prefixes=PREFIXES, user=self.config.get("STORE_USER") or None,
+                    password=self.config.get("STORE_PASSWORD") or None)
+            pool = self._pool
+        try:
+            manifest = pool.manifest()
+        except query.QueryError as exc:
+            raise StoreMissing(f"the remote store cannot say which version it serves: {exc}") from None
+        with self._lock:
+            if manifest.get("build_id") != self.manifest.get("build_id"):
+                self.manifest, self._graph_counts = manifest, None
+                self.cache.clear()
+        return pool
 
     def _open(self, build_dir: Path, link: str | None) -> None:
         path = (build_dir / link).resolve() if link else None
