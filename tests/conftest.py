@@ -8,6 +8,7 @@ build directory and any ``GAISTD_*`` settings (the W3C runner uses it with the p
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
+from urllib.parse import urlsplit
 
 import pytest
 from rdflib import Graph
@@ -260,3 +262,16 @@ def real_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.getbasetemp() / "real-build"
     build(REPO, out)
     return out
+
+
+def http_call(base: str, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None,
+              timeout: float = 60):
+    """One request with http.client (no redirects, no decoding): (status, headers lower-cased, body)."""
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body.encode() if isinstance(body, str) else body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()

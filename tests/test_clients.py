@@ -8,14 +8,13 @@ query worker is replaced without leaving a process behind (checked in /proc).
 from __future__ import annotations
 
 import gzip
-import http.client
 import json
 import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 from xml.dom.minidom import Document
 
 import pytest
@@ -24,7 +23,7 @@ from rdflib.namespace import RDFS
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import JSON, POST, TURTLE, XML, SPARQLWrapper
 
-from conftest import DOC_IRI, make_build
+from conftest import DOC_IRI, http_call, make_build
 from gaistd_kg.namespaces import GRAPH
 
 pytestmark = pytest.mark.server
@@ -39,14 +38,7 @@ def endpoint(base: str) -> str:
 
 def raw(base: str, method: str, path: str, headers: dict | None = None, body: bytes | None = None):
     """One request with http.client (no redirects, no decoding): (status, headers lower-cased, body)."""
-    url = urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+    return http_call(base, method, path, body, headers, timeout=30)
 
 
 def get(base: str, params: dict, headers: dict | None = None):

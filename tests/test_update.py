@@ -16,7 +16,6 @@ nothing to say about foaf. ``WRITABLE_GRAPHS=*`` lets the tests create their own
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
@@ -26,13 +25,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 import pytest
 
 import w3c_runner
-from conftest import REPO, SHARED, fixture_graphs, make_build
+from conftest import REPO, SHARED, fixture_graphs, http_call, make_build
 from gaistd_kg.build import build
 from gaistd_kg.namespaces import GRAPH, ROOT
 
@@ -74,16 +73,7 @@ MARK = "https://example.org/test#mark"
 
 # --- helpers --------------------------------------------------------------------------------------------------------
 
-def call(base: str, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None,
-         timeout: float = 60):
-    url = urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body.encode() if isinstance(body, str) else body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+call = http_call  # (base, method, path, body, headers, timeout)
 
 
 def update(base: str, text: str, headers: dict | None = AUTH, path: str = "/sparql/update"):

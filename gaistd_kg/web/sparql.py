@@ -245,6 +245,17 @@ def _body_text(what: str) -> str:
         raise ProtocolError(400, f"the {what} is not valid UTF-8") from None
 
 
+def absolute_iris(params: list[tuple[str, str]], name: str, other: str) -> tuple[str, ...]:
+    """The values of parameter ``name``; every value of ``name`` and ``other`` must be an absolute IRI (else 400)."""
+    for k, iri in params:
+        if k in (name, other):
+            try:
+                ox.NamedNode(iri)
+            except ValueError:
+                raise ProtocolError(400, f"{name} / {other} must be absolute IRIs: {iri!r}") from None
+    return tuple(v for k, v in params if k == name)
+
+
 def read_operation() -> Operation:
     """The SPARQL Protocol operation a request carries (section 2.1 query, 2.2 update), or a ProtocolError."""
     params = _params(request.query_string, "query string")
@@ -272,13 +283,8 @@ def read_operation() -> Operation:
                                  f"{len(queries)} query and {len(updates)} update parameters")
     if queries and updates:
         raise ProtocolError(400, "a request carries either a query or an update, not both")
-    default = tuple(v for k, v in params if k == "default-graph-uri")
+    default = absolute_iris(params, "default-graph-uri", "named-graph-uri")
     named = tuple(v for k, v in params if k == "named-graph-uri")
-    for iri in default + named:
-        try:
-            ox.NamedNode(iri)
-        except ValueError:
-            raise ProtocolError(400, f"default-graph-uri / named-graph-uri must be absolute IRIs: {iri!r}") from None
     fmt = [v for k, v in params if k == "format"]
     dataset = query.Dataset(default, named)
     if updates:

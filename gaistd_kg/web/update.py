@@ -33,7 +33,7 @@ from flask import Blueprint, Response, current_app, request
 from .. import formats, query, writes
 from ..namespaces import PREFIXES, ROOT
 from .security import client_address, plain
-from .sparql import DIRECT_UPDATE, FORM, ProtocolError, _backend, _body_text, _params
+from .sparql import DIRECT_UPDATE, FORM, ProtocolError, _backend, _body_text, _params, absolute_iris
 
 bp = Blueprint("update", __name__)
 log = logging.getLogger("gaistd_kg.web")
@@ -168,14 +168,9 @@ def _read_update() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
         raise ProtocolError(400, f"one request carries one update: found {len(updates)}")
     if any(k == "query" for k, _ in params):
         raise ProtocolError(400, "a request carries either a query or an update, not both")
-    using = tuple(v for k, v in params if k == "using-graph-uri")
+    using = absolute_iris(params, "using-graph-uri", "using-named-graph-uri")
     using_named = tuple(v for k, v in params if k == "using-named-graph-uri")
     for iri in using + using_named:
-        try:
-            ox.NamedNode(iri)
-        except ValueError:
-            raise ProtocolError(400, "using-graph-uri / using-named-graph-uri must be absolute IRIs: "
-                                     f"{iri!r}") from None
         if iri.lower().startswith("file:"):
             raise ProtocolError(400, f"using-graph-uri <{iri}> is refused: this server never reads local files")
     return updates[0], using, using_named

@@ -8,7 +8,6 @@ forced on a real server by damaging its build on disk: a manifest that is not JS
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import shutil
@@ -18,7 +17,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
 
-from conftest import REPO, fixture_graphs, make_build
+from conftest import REPO, fixture_graphs, http_call, make_build
 
 pytestmark = pytest.mark.server
 
@@ -27,14 +26,7 @@ REQUIRED = {"x-content-type-options": "nosniff", "referrer-policy": "strict-orig
 
 
 def call(base: str, method: str, path: str, headers: dict | None = None, body: bytes | None = None):
-    url = urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+    return http_call(base, method, path, body, headers)
 
 
 class Links(HTMLParser):

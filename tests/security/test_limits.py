@@ -6,7 +6,6 @@ the server doing (or reading) the work, and with the pool of query processes bac
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import threading
@@ -16,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from conftest import make_build
+from conftest import http_call, make_build
 from test_clients import proc_table, query_workers
 
 pytestmark = pytest.mark.server
@@ -28,16 +27,7 @@ CROSS = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # 27 million rows o
 WORKERS = 3
 
 
-def call(base: str, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None,
-         timeout: float = 60):
-    url = urlsplit(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body.encode() if isinstance(body, str) else body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+call = http_call  # (base, method, path, body, headers, timeout)
 
 
 def query(base: str, text: str, headers: dict | None = None):
