@@ -188,15 +188,20 @@ def _iris_shown(desc: Description) -> set[ox.NamedNode]:
 
 def labels_for(store: ox.Store, iris: Iterable[ox.NamedNode]) -> dict[str, dict[str, str]]:
     """For each IRI, its label per language tag, taking the first label predicate that has one in that language."""
+    iris = list(iris)
+    bulk = getattr(store, "quads_for_subjects", None)  # a remote view: one request for all, not one per IRI
+    quads = (bulk(iris, LABEL_PREDICATES) if bulk else
+             (q for iri in iris for pred in LABEL_PREDICATES for q in store.quads_for_pattern(iri, pred, None, None)))
+    found: dict[tuple[str, ox.NamedNode], dict[str, list[str]]] = {}
+    for q in quads:
+        if isinstance(q.object, ox.Literal):
+            found.setdefault((q.subject.value, q.predicate), {}).setdefault(_base_lang(q.object.language),
+                                                                            []).append(q.object.value)
     out: dict[str, dict[str, str]] = {}
     for iri in iris:
         by_lang: dict[str, str] = {}
         for pred in LABEL_PREDICATES:
-            found: dict[str, list[str]] = {}
-            for q in store.quads_for_pattern(iri, pred, None, None):
-                if isinstance(q.object, ox.Literal):
-                    found.setdefault(_base_lang(q.object.language), []).append(q.object.value)
-            for tag, values in found.items():
+            for tag, values in found.get((iri.value, pred), {}).items():
                 by_lang.setdefault(tag, sorted(values)[0])
         if by_lang:
             out[iri.value] = by_lang

@@ -178,7 +178,9 @@ def as_store(store_or_graphs: Any) -> ox.Store:
         from .store import store_from_graphs
 
         return store_from_graphs(store_or_graphs)
-    raise TypeError("explain needs an Oxigraph store, an OpenStore or a mapping of graph name to rdflib Graph")
+    if hasattr(store_or_graphs, "quads_for_pattern") and hasattr(store_or_graphs, "query"):
+        return store_or_graphs  # a remoteview.RemoteView: the same reading methods over a remote store
+    raise TypeError("explain needs an Oxigraph store, an OpenStore, a remote view or a mapping of graph name to rdflib Graph")
 
 
 class Explainer:

@@ -269,6 +269,14 @@ def prepare(text: str, mapping: Mapping[str, str]) -> tuple[str, tuple[str, ...]
     return "".join(out), tuple(froms)
 
 
+_BNODE_LABEL = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def bnode_label(value: str) -> str:
+    """A blank-node label a parser accepts, one-to-one with the store's own (Virtuoso answers ``nodeID://b10007``)."""
+    return "x" + value.encode("utf-8").hex()
+
+
 def _map_json(body: bytes, back: Mapping[str, str]) -> bytes:
     doc = json.loads(body)
     for row in doc.get("results", {}).get("bindings", []):
@@ -277,6 +285,8 @@ def _map_json(body: bytes, back: Mapping[str, str]) -> bytes:
                 term["value"] = back[term["value"]]
             if term.get("type") == "typed-literal":
                 term["type"] = "literal"
+            if term.get("type") == "bnode" and not _BNODE_LABEL.match(term.get("value", "")):
+                term["value"] = bnode_label(term.get("value", ""))
     return json.dumps(doc).encode("utf-8")
 
 
@@ -334,6 +344,11 @@ class RemoteStore:
             raise q.QueryUnavailable(f"{self.query_url} holds no pushed build (run `gaistd push` first)")
         self._pointer = (now, p)
         return p
+
+    @property
+    def last(self) -> Pointer | None:
+        """The pointer as last resolved (by ``pointer``), or None before the first resolution."""
+        return self._pointer[1] if self._pointer else None
 
 
 def execute(remote: RemoteStore, text: str, fmt: str | None = None, dataset: q.Dataset | None = None,

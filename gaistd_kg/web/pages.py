@@ -98,6 +98,8 @@ def split_ext(path: str) -> tuple[str, str | None]:
 
 def current_store() -> store_mod.OpenStore:
     app = current_app
+    if app.config.get("STORE_URL"):
+        return remote_store()
     build_dir = Path(app.config["BUILD_DIR"])
     path = store_mod.current_path(build_dir)
     cached: store_mod.OpenStore | None = app.extensions.get("gaistd.pages_store")
@@ -107,6 +109,18 @@ def current_store() -> store_mod.OpenStore:
         cached = store_mod.open_store(build_dir)
         app.extensions["gaistd.pages_store"] = cached
     return cached
+
+
+def remote_store() -> store_mod.OpenStore:
+    """With STORE_URL set: the remote store's current version, read through a fresh view for this request (blank
+    nodes it keeps belong to this request's answers only)."""
+    from ..query import QueryError
+    from .sparql import _backend
+
+    try:
+        return _backend().remote_open()
+    except (store_mod.StoreMissing, QueryError) as exc:
+        abort(503, description=str(exc))
 
 
 def cache_dir(opened: store_mod.OpenStore) -> Path:

@@ -29,6 +29,10 @@ bp = Blueprint("report", __name__)
 
 
 def opened() -> store_mod.OpenStore:
+    if current_app.config.get("STORE_URL"):
+        from .pages import remote_store
+
+        return remote_store()
     build_dir = Path(current_app.config["BUILD_DIR"])
     path = store_mod.current_path(build_dir)
     if path is None:

@@ -289,6 +289,12 @@ def scrub(body: bytes) -> bytes:
 def _internal_error(exc: Exception):
     if isinstance(exc, HTTPException):
         return exc
+    from ..query import QueryTimeout, QueryUnavailable
+
+    if isinstance(exc, (QueryUnavailable, QueryTimeout)):
+        # a page, dump or report read from a remote store (STORE_URL) that failed or answered too late: say so
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        return plain(504 if isinstance(exc, QueryTimeout) else 503, f"the store did not answer: {exc}")
     incident = uuid.uuid4().hex[:12]
     log.exception("incident %s: %s %s", incident, request.method, request.path)
     return plain(500, f"internal server error (incident {incident}); the operator's log has the details")

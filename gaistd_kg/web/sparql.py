@@ -187,6 +187,20 @@ class Backend:
             self._graph_counts = counts
         return self._graph_counts
 
+    def remote_open(self):
+        """With STORE_URL set: the version now current remotely, as an ``OpenStore`` whose ``store`` is a fresh
+        ``RemoteView`` (the pages, dumps and report read it as they read the embedded store)."""
+        from .. import remoteview
+        from ..store import OpenStore
+
+        pool = self._remote()
+        pointer = pool.store.last
+        if pointer is None:
+            raise StoreMissing("the remote store holds no pushed build (run `gaistd push` first)")
+        view = remoteview.RemoteView(pool.store, pointer, float(self.config["QUERY_TIMEOUT"]))
+        return OpenStore(view, Path("remote") / pointer.version, {  # type: ignore[arg-type]
+            "build_id": pointer.version, "built_at": pointer.modified, "source_build_id": pointer.build_id})
+
     def close(self) -> None:
         with self._lock:
             if self._pool is not None:
