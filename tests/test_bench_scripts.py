@@ -81,6 +81,7 @@ def test_overhead_has_a_row_per_query(fixture_build_dir, tmp_path):
     r = run("overhead", "--build-dir", str(fixture_build_dir), "--repeat", "2", "--workers", "2", tmp=tmp_path)
     rec = record(r["dir"], "overhead")
     assert "ASK {}" in rec["queries"] and "cq01" in rec["queries"]
+    assert {"http_ms", "http_cached_ms", "http_floor_ms", "ours_above_floor_ms"} <= set(rec["queries"]["cq01"])
 
 
 @pytest.mark.skipif(loadgen.wrk_available() is not None, reason="wrk is not installed (apt-get install wrk)")
