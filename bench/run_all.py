@@ -47,7 +47,8 @@ def summary(results: Path) -> str:
         out.append("## Throughput (CQ mix, 8 clients)\n")
         out += [f"- {k}: {v['rps']:.1f} req/s ({v['errors']} errors)" for k, v in t["servers"].items()]
         out.append("- ratios: " + ", ".join(f"{k} = {v:.3g}" for k, v in t["ratios"].items()))
-        out.append("- ours is uncached: gaistd_kg/query.py has no result cache\n")
+        out.append("- ours answers repeated queries from its per-process result cache (emptied on a new build); "
+                   "ours-uncached is the same server with GAISTD_RESULT_CACHE_BYTES=0\n")
     lat = load("latency")
     if lat:
         out.append("## Latency p50 / p99 (ms), see latency.md for every server\n")

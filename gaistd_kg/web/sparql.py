@@ -34,7 +34,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -59,6 +59,9 @@ DIRECT_QUERY = "application/sparql-query"
 DIRECT_UPDATE = "application/sparql-update"
 VOID_TRIPLES = "http://rdfs.org/ns/void#triples"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+GZ_SUFFIX = "\x00gzip"   # cache key of an answer's gzip-compressed body, beside the plain one
 
 
 class ResultCache:
@@ -396,9 +399,20 @@ def _answer(op: Operation) -> Response:
         return _error(503, str(exc))
     except query.QueryError as exc:
         return _error(500, str(exc))
-    if cached is None and not info.services and backend.pool() is pool:
+    cacheable = not info.services and backend.pool() is pool
+    if cached is None and cacheable:
         backend.cache.put(key, result)
-    resp = _body_response(result.body, formats.BY_NAME[result.format].content_type, gz)
+    body = result.body
+    if gz and len(body) >= GZIP_MIN_BYTES:
+        # the compressed answer is cached beside the plain one: a cache hit is not compressed again
+        packed = backend.cache.get(key + GZ_SUFFIX)
+        if packed is None:
+            packed = replace(result, body=gzip.compress(body, compresslevel=5, mtime=0))
+            if cacheable:
+                backend.cache.put(key + GZ_SUFFIX, packed)
+        resp = _compressed_response(packed.body, formats.BY_NAME[result.format].content_type)
+    else:
+        resp = _body_response(body, formats.BY_NAME[result.format].content_type, False)
     resp.headers["X-GAISTD-Cache"] = "hit" if cached is not None else "miss"
     _cache_headers(resp, etag, backend)
     if result.capped:
@@ -515,6 +529,12 @@ def _cache_headers(resp: Response, etag: str, backend: Backend) -> None:
     resp.headers["Cache-Control"] = "public, no-cache"  # store, but ask again: a new build changes the answer
     resp.headers["X-GAISTD-Build"] = backend.build_id
     resp.vary.update(("Accept", "Accept-Encoding"))
+
+
+def _compressed_response(packed: bytes, content_type: str) -> Response:
+    resp = Response(packed, content_type=content_type)
+    resp.headers["Content-Encoding"] = "gzip"
+    return resp
 
 
 def _body_response(body: bytes, content_type: str, gz: bool) -> Response:
