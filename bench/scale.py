@@ -5,11 +5,11 @@
 For each factor, in order: bench/generate.py writes a project folder shaped like ours (bench/work/scale/x<N>), then
 ``gaistd --root … build --force`` builds it as a separate process (wall time, stage times as printed, peak RSS from
 ``wait4``, its store's size on disk), then each competency question is timed on the result: pyoxigraph in-process
-(median of ``--repeat``) and over HTTP on our server (gunicorn, one client, median). A build that passes ``--budget``
-seconds is stopped, one that passes ``--mem-limit-gb`` of address space fails: that size is recorded as not fitting,
-and the larger ones are not tried. Whatever ``gaistd build`` does at the time (owlrl or a faster reasoner) is what is
-measured. Writes bench/results/scale.md/.json and a log-log plot, bench/results/scale.png (matplotlib from the bench
-venv under bench/work/, never from our dependencies).
+(median of ``--repeat``) and over HTTP on our server (gunicorn, result cache off, one client, median). A build that
+passes ``--budget`` seconds is stopped, one that passes ``--mem-limit-gb`` of address space fails: that size is
+recorded as not fitting, and the larger ones are not tried. Whatever ``gaistd build`` does at the time (owlrl or a
+faster reasoner) is what is measured. Writes bench/results/scale.md/.json and a log-log plot,
+bench/results/scale.png (matplotlib from the bench venv under bench/work/, never from our dependencies).
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def latency(root: Path, repeat: int, http_repeat: int) -> dict[str, dict]:
     store = (root / "build" / "current").resolve() / "oxigraph"
     inproc = InProcess(store)
     out: dict[str, dict] = {}
-    srv = start_ours(root / "build", workers=2, query_workers=1, timeout=120)
+    # result cache off: with it, every HTTP run after the first would be a cache hit, not the query
+    srv = start_ours(root / "build", workers=2, query_workers=1, timeout=120, env={"GAISTD_RESULT_CACHE_BYTES": "0"})
     try:
         for qname, text in cq_queries():
             times = []
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.budget:g} s, address-space limit {args.mem_limit_gb:g} GiB per build. Seconds; memory in MiB.\n\n"
           + md_table(["size", "asserted triples", "triples in store", "outcome", "build wall s", "parse", "validate",
                       "reason", "store", "peak RSS", "store MiB"], rows)
-          + ("\nMedian ms per competency question, pyoxigraph in-process / over HTTP (ours, one client):\n\n"
+          + ("\nMedian ms per competency question, pyoxigraph in-process / over HTTP (ours with its result cache off, one client):\n\n"
              + md_table(["query", *(f"{r['factor']}×" for r in built)], lat_rows) if built else "")
           + (f"\n{why}\n" if why else f"\n![scale](./{args.name}.png)\n"))
     stopped = [r for r in sizes if r["build"]["outcome"] != "built"]

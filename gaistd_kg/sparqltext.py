@@ -10,6 +10,7 @@ this module.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -115,7 +116,23 @@ class QueryInfo:
         return GRAPH if self.form in ("CONSTRUCT", "DESCRIBE") else TABULAR
 
 
+_INSPECT_CACHE_MAX_TEXT = 16 << 10   # texts longer than this are read afresh each time (bounds the cache's memory)
+
+
 def inspect(text: str) -> QueryInfo:
+    """What a lexical reading of ``text`` shows (see ``_inspect``); remembered for the last 512 short texts, since
+    the same queries come again and again (a client's, the competency questions) and the reading is pure."""
+    if len(text) > _INSPECT_CACHE_MAX_TEXT:
+        return _inspect(text)
+    return _inspect_cached(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _inspect_cached(text: str) -> QueryInfo:
+    return _inspect(text)
+
+
+def _inspect(text: str) -> QueryInfo:
     """Read the query's form, dataset clause and SERVICE targets from its tokens (no full parse: that is Oxigraph's).
 
     Oxigraph matches keywords without a word boundary (``SERVICE:x`` is SERVICE then ``:x``, ``trueSERVICE`` is
