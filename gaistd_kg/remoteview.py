@@ -33,8 +33,10 @@ import pyoxigraph as ox
 from . import query as q
 from . import remote
 from . import sparqltext as st
+from .describe import MAX_INCOMING
 
 BNODE_DEPTH = 4
+INCOMING_LIMIT = 4 * MAX_INCOMING + 1   # a page's incoming links in up to four graphs, and one more: it was cut
 ONTOLOGY_GRAPH = remote.GRAPH_BASE + "ontology"
 _ONTOLOGIES: dict[tuple[str, str], ox.Store] = {}   # (query URL, version) -> a local copy of its ontology graph
 _ONTOLOGIES_LOCK = threading.Lock()
@@ -132,6 +134,10 @@ class RemoteView:
                 inner += "} "
                 prev = f"o{i}"
         text = f"SELECT * WHERE {{ {head}GRAPH ?g {{ ?s ?p ?o }} {nested}{inner}}}"
+        if s is None and o is not None:
+            # incoming links of a hub (a jurisdiction, a status) can be very many; a page shows the first
+            # describe.MAX_INCOMING (a triple may sit in four graphs), so no more are fetched
+            text += f" LIMIT {INCOMING_LIMIT}"
         rows = self._solutions(text)
         seen: set[ox.Quad] = set()
         out: list[ox.Quad] = []
