@@ -153,6 +153,23 @@ def test_browser_gets_html_with_vary_accept(client):
     assert "GB/T 45654-2025" in resp.get_data(as_text=True)
 
 
+def test_pages_carry_an_etag_and_answer_304_to_a_revalidation(client):
+    """A resource page has an ETag (build, path, format, language) and Last-Modified; If-None-Match with it gets 304
+    without a body, keeping Vary; another format or language is another ETag."""
+    html = fetch(client, DOC, headers={"Accept": BROWSER_ACCEPT})
+    turtle = fetch(client, DOC, headers={"Accept": "text/turtle"})
+    zh = fetch(client, DOC + "?lang=zh", headers={"Accept": BROWSER_ACCEPT})
+    etags = {r.headers.get("ETag") for r in (html, turtle, zh)}
+    assert None not in etags and len(etags) == 3
+    assert html.headers["Last-Modified"] and "no-cache" in html.headers["Cache-Control"]
+    again = fetch(client, DOC, headers={"Accept": BROWSER_ACCEPT, "If-None-Match": html.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == html.headers["ETag"]
+    assert "Accept" in again.headers["Vary"]
+    other = fetch(client, DOC, headers={"Accept": "text/turtle", "If-None-Match": html.headers["ETag"]})
+    assert other.status_code == 200 and other.mimetype == "text/turtle"
+    assert fetch(client, DOC + ".ttl", headers={"If-None-Match": '"stale"'}).status_code == 200
+
+
 def test_no_accept_header_gets_html(client):
     resp = fetch(client, DOC)
     assert resp.status_code == 200 and resp.mimetype == "text/html"

@@ -326,19 +326,49 @@ def serve_description(path: str, ext: str | None, extra: dict[str, Any] | None =
     """A resource's description at ``path`` (no extension), in the format of ``ext`` or of the Accept header."""
     opened = current_store()
     iri = iri_for(path)
-    desc = d.describe(opened.store, iri)
-    if not desc.exists and extra is None:
-        return not_found(iri)
     fmt: RdfFormat | str | None = ("html" if ext == "html" else BY_EXT[ext]) if ext else negotiate()
     if fmt is None:
         return not_acceptable()
+    # A page is a function of the build, the path, the format and (for HTML) the language: its ETag says so, and a
+    # client revalidating it gets 304 before anything is read from the store.
+    etag = page_etag(opened, path, fmt if isinstance(fmt, str) else fmt.extension,
+                     chosen_lang() if fmt == "html" else "", extra)
+    if etag and request.method in ("GET", "HEAD") and request.if_none_match.contains_weak(etag):
+        unchanged = Response(status=304)
+        if ext is None:
+            unchanged.vary.add("Accept")
+            if fmt == "html" and "lang" not in request.args:
+                unchanged.vary.add("Accept-Language")
+        return cache_validators(unchanged, opened, etag)
+    desc = d.describe(opened.store, iri)
+    if not desc.exists and extra is None:
+        return not_found(iri)
     local = request.script_root + path
     if fmt == "html":
         html, status = render_resource(desc, local, extra)
-        return finish(html, "text/html; charset=utf-8", ext is None, local + ".html", status)
-    assert isinstance(fmt, RdfFormat)
-    return finish(d.serialize_description(desc, fmt.extension), fmt.content_type, ext is None,
-                  f"{local}.{fmt.extension}")
+        resp = finish(html, "text/html; charset=utf-8", ext is None, local + ".html", status)
+    else:
+        assert isinstance(fmt, RdfFormat)
+        resp = finish(d.serialize_description(desc, fmt.extension), fmt.content_type, ext is None,
+                      f"{local}.{fmt.extension}")
+    return cache_validators(resp, opened, etag) if resp.status_code == 200 else resp
+
+
+def page_etag(opened: store_mod.OpenStore, path: str, fmt: str, lang: str, extra: dict | None) -> str | None:
+    """The ETag of a resource page, or None for a page built around something else than the store (``extra``)."""
+    if extra is not None:
+        return None
+    key = hashlib.sha256(f"{request.script_root}{path}\x00{fmt}\x00{lang}".encode("utf-8")).hexdigest()[:20]
+    return f"{opened.build_id}-{int(opened.built_at)}-{key}"
+
+
+def cache_validators(resp: Response, opened: store_mod.OpenStore, etag: str | None) -> Response:
+    if etag:
+        resp.set_etag(etag)
+        if opened.built_at:
+            resp.last_modified = opened.built_at
+        resp.headers["Cache-Control"] = "public, no-cache"  # keep, but revalidate: a new build changes the page
+    return resp
 
 
 @bp.get("/id/<kind>/<path:rest>")
