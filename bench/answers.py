@@ -85,7 +85,7 @@ def compare(reference_name: str, reference: Callable[[str], bytes], others: dict
             row[name] = {"rows": sum(got.values()), "same": same, "distinct_rows": len(got)}
             if not same:
                 row[name]["diff"] = diff_rows(Counter(set(ref)), Counter(set(got)))
-                if not ref and set(got) == {()}:
+                if not ref and (set(got) == {()} or "GROUP BY" in text.upper()):
                     row[name]["pattern"] = EMPTY_GROUP
         table[qname] = row
     return table
@@ -106,7 +106,8 @@ KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {
 
 
 EMPTY_GROUP = ("one row without bindings for a GROUP BY over no solutions, where the spec (and Oxigraph) give no "
-               "row (rdflib-endpoint; seen on data where the query matches nothing)")
+               "row (rdflib-endpoint; seen on data where the query matches nothing); when the grouping is in a "
+               "subquery, that row then joins with whatever the outer query adds (every jurisdiction's name)")
 
 
 def report_mismatches(table: dict[str, dict[str, dict]], known: dict | None = None) -> tuple[list[str], list[str]]:

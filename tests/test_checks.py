@@ -24,6 +24,15 @@ def test_duplicate_identifier_and_title_publisher_fire():
     assert all(f.message and f.severity == "Violation" for f in findings)
 
 
+def test_two_jurisdictions_with_one_english_name_fire():
+    """Jurisdictions whose English names are the same (ignoring case) are a violation; a shared Chinese name is not
+    (answers show the English one)."""
+    findings = run_checks(parse_file(FIXTURES / "jurisdiction-names.ttl"), parse_file(ONTOLOGY_FILE))
+    got = {(f.shape.rsplit("/", 1)[1], f.focus) for f in findings}
+    assert got == {("duplicate-jurisdiction-name-violation.rq", "<https://example.org/j1>")}
+    assert "ATLANTIS" in findings[0].message or "Atlantis" in findings[0].message
+
+
 def test_every_check_query_says_why():
     """Each check starts with a comment saying what it finds and what to do."""
     files = check_files()
@@ -33,7 +42,7 @@ def test_every_check_query_says_why():
 
 
 def test_shipped_data_has_no_duplicates():
-    """The catalogue holds no identifier twice and no title twice for one publisher."""
+    """The catalogue holds no identifier twice, no title twice for one publisher, no two jurisdictions of one name."""
     loaded = load(find_inputs())
     findings = run_checks(loaded.data, loaded.ontology, loaded.subject_files)
     assert not findings, "\n".join(f.line() for f in findings)
