@@ -312,9 +312,10 @@ def _graph(body: bytes, fmt: ox.RdfFormat):
 
 # Virtuoso 7.2.5 counts one draft (and, for a document neither published nor draft, one published) too many in these
 # two tables: COUNT(DISTINCT ?x) over a group where ?x is bound only in an OPTIONAL after a UNION whose branches BIND
-# ?doc. Written with IF(…, ?doc, ?none) or with two filtered OPTIONALs, the same; Oxigraph and the standard
-# agree on the smaller count (bench/README.md lists the same Virtuoso deviation on CQ8). Their rows (which countermeasure, which realiser, labels) are compared, not the counts
-# (nor the order: Virtuoso sorts a label with a language tag and one without differently).
+# ?doc. Written with IF(…, ?doc, ?none) or with two filtered OPTIONALs, the same; Oxigraph and the standard agree on
+# the smaller count (bench/README.md lists the same Virtuoso deviation on CQ8). Their rows (which countermeasure,
+# which realiser, labels) are compared, not the counts (nor the order: Virtuoso sorts a label with a language tag and
+# one without differently).
 VIRTUOSO_COUNTS_DIFFER = ("countermeasure-progress", "countermeasure-realisers")
 
 
