@@ -9,15 +9,14 @@ ours with the result cache off (``GAISTD_RESULT_CACHE_BYTES=0``: every request r
 shipped (result cache on: after the first request a worker answers from its cache), both gunicorn on loopback (adds
 HTTP, Flask, the protocol and the new connection a sync worker needs); and a GET to ``bench/floorapp.py`` under the
 same gunicorn (the cost of HTTP, gunicorn and this client alone). Medians per column; overhead = HTTP − in-process;
-"ours above the floor" = uncached HTTP − floor − in-process, the part that is our code. Alternating the columns keeps
-a change of machine load from landing on one of them.
+"ours above the floor" = uncached HTTP − floor − in-process, the part that is our code. Alternating the columns
+keeps a change of machine load from landing on one of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -26,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peers import (JSON_RESULTS, REPO, InProcess, add_common_args, cq_queries, data_from_args, say,  # noqa: E402
-                   start_ours)
+                   start_gunicorn, start_ours)
 from record import md_table, median, write_results  # noqa: E402
 
 sys.path.insert(0, str(REPO))
@@ -43,25 +42,6 @@ def http_get(host: str, port: int, path: str) -> bytes:
         return body
     finally:
         conn.close()
-
-
-def start_floor(workers: int):
-    """``bench/floorapp.py`` under gunicorn as ours runs (sync workers, loopback)."""
-    from peers import VENV_PY, Server, free_port, logdir, wait_http
-
-    port = free_port()
-    log = logdir() / f"floor-{port}.log"
-    cmd = [str(VENV_PY), "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--chdir",
-           str(Path(__file__).resolve().parent), "--log-level", "warning", "floorapp:app"]
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    srv = Server("floor", f"http://127.0.0.1:{port}/sparql", proc=proc, log=log, info={"command": " ".join(cmd[1:])})
-    try:
-        wait_http(srv.endpoint, proc, 60.0, log)
-    except Exception:
-        srv.stop()
-        raise
-    return srv
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     srv = start_ours(data.build_dir, workers=args.workers, query_workers=args.query_workers,
                      env={"GAISTD_RESULT_CACHE_BYTES": "0"})
     cached = start_ours(data.build_dir, workers=args.workers, query_workers=args.query_workers)
-    floor = start_floor(args.workers)
+    floor = start_gunicorn("floor", "floorapp:app", Path(__file__).resolve().parent, workers=args.workers)
     split, csplit, fsplit = (urllib.parse.urlsplit(s.endpoint) for s in (srv, cached, floor))
     rows, record = [], {}
     try:

@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.budget:g} s, address-space limit {args.mem_limit_gb:g} GiB per build. Seconds; memory in MiB.\n\n"
           + md_table(["size", "asserted triples", "triples in store", "outcome", "build wall s", "parse", "validate",
                       "reason", "store", "peak RSS", "store MiB"], rows)
-          + ("\nMedian ms per competency question, pyoxigraph in-process / over HTTP (ours with its result cache off, one client):\n\n"
+          + ("\nMedian ms per competency question, pyoxigraph in-process / over HTTP (ours with its result cache "
+             "off, one client):\n\n"
              + md_table(["query", *(f"{r['factor']}×" for r in built)], lat_rows) if built else "")
           + (f"\n{why}\n" if why else f"\n![scale](./{args.name}.png)\n"))
     stopped = [r for r in sizes if r["build"]["outcome"] != "built"]

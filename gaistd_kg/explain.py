@@ -180,7 +180,8 @@ def as_store(store_or_graphs: Any) -> ox.Store:
         return store_from_graphs(store_or_graphs)
     if hasattr(store_or_graphs, "quads_for_pattern") and hasattr(store_or_graphs, "query"):
         return store_or_graphs  # a remoteview.RemoteView: the same reading methods over a remote store
-    raise TypeError("explain needs an Oxigraph store, an OpenStore, a remote view or a mapping of graph name to rdflib Graph")
+    raise TypeError("explain needs an Oxigraph store, an OpenStore, a remote view or a mapping of graph name to "
+                    "rdflib Graph")
 
 
 class Explainer:

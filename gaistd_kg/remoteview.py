@@ -6,8 +6,8 @@ dumps (``export``), the report (``report``) and the explanations (``explain``) r
 the pointer named when the view was made), so that code runs unchanged and every page is read from one version:
 
 * ``quads_for_pattern(s, p, o, g)``: a SELECT over the version's graphs, graph names mapped back to ours;
-* ``query(text, use_default_graph_as_union=…, substitutions=…)``: the query mapped as ``/sparql`` maps it, the bindings
-  given as a ``VALUES`` block at the start of the WHERE group, the answer as pyoxigraph's result objects;
+* ``query(text, use_default_graph_as_union=…, substitutions=…)``: the query mapped as ``/sparql`` maps it, the
+  bindings given as a ``VALUES`` block at the start of the WHERE group, the answer as pyoxigraph's result objects;
 * ``contains_named_graph(g)``, ``named_graphs()``.
 
 Blank nodes: a remote store labels blank nodes afresh in every answer (the standard does not let a later query name
@@ -24,7 +24,6 @@ Every request has the deadline and byte cap of the remote client; a failure rais
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Iterator, Mapping
 
@@ -32,7 +31,6 @@ import pyoxigraph as ox
 
 from . import query as q
 from . import remote
-from . import sparqltext as st
 from .describe import MAX_INCOMING
 
 BNODE_DEPTH = 4
@@ -72,11 +70,14 @@ class RemoteView:
             return remote._get(self.remote.client, self.remote.query_url, text, self._params(), accept,
                                self.timeout)
 
-    def _solutions(self, text: str) -> list[dict[str, Term]]:
+    def _answer(self, text: str):
+        """The remote answer to ``text`` as pyoxigraph's result object, graph names mapped back to ours."""
         _ctype, body = self._post(text, remote.JSON_RESULTS)
-        doc = json.loads(remote._map_json(body, self.back))
-        names = doc.get("head", {}).get("vars", [])
-        answer = ox.parse_query_results(json.dumps(doc).encode("utf-8"), format=ox.QueryResultsFormat.JSON)
+        return ox.parse_query_results(remote._map_json(body, self.back), format=ox.QueryResultsFormat.JSON)
+
+    def _solutions(self, text: str) -> list[dict[str, Term]]:
+        answer = self._answer(text)
+        names = [v.value for v in answer.variables]
         return [{n: s[n] for n in names if s[n] is not None} for s in answer]
 
     def ontology(self) -> ox.Store:
@@ -184,25 +185,20 @@ class RemoteView:
                                          substitutions=substitutions)
         if substitutions:
             text = with_values(text, {v.value: t for v, t in substitutions.items()})
-        mapped, _froms = remote.prepare(text, self.graphs)
-        _ctype, body = self._post(mapped, remote.JSON_RESULTS)
-        return ox.parse_query_results(remote._map_json(body, self.back), format=ox.QueryResultsFormat.JSON)
+        return self._answer(remote.prepare(text, self.graphs)[0])
 
 
 def with_values(text: str, bindings: Mapping[str, Term]) -> str:
     """``text`` with ``VALUES (?a ?b) { (… …) }`` as the first element of its WHERE group: the bindings join the
     group's patterns, as pyoxigraph's ``substitutions`` bind them."""
-    spans = [m for m in st._TOKEN.finditer(text) if m.lastgroup not in ("ws", "comment")]
-    brace = None
-    for i, m in enumerate(spans):
-        if m.lastgroup == "word" and m.group().upper() == "WHERE" and i + 1 < len(spans) and spans[i + 1].group() == "{":
-            brace = spans[i + 1]
-            break
-    if brace is None:  # WHERE is optional: the first '{' that is not inside the prologue
-        brace = next((m for m in spans if m.group() == "{"), None)
-    if brace is None:
+    spans = remote._spans(text)  # (kind, token, start, end), comments and spaces left out
+    braces = [end for (kind, tok, _s, _e), (_k, nxt, _s2, end) in zip(spans, spans[1:])
+              if kind == "word" and tok.upper() == "WHERE" and nxt == "{"]
+    # WHERE is optional: then the first '{' (the prologue has none)
+    braces = braces or [end for _kind, tok, _start, end in spans if tok == "{"]
+    if not braces:
         raise q.QuerySyntaxError("no WHERE group to bind variables in")
     names = sorted(bindings)
     block = (f" VALUES ({' '.join('?' + n for n in names)}) "
              f"{{ ({' '.join(_nt(bindings[n]) for n in names)}) }} ")
-    return text[:brace.end()] + block + text[brace.end():]
+    return text[:braces[0]] + block + text[braces[0]:]

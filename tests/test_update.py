@@ -34,6 +34,7 @@ import w3c_runner
 from conftest import REPO, SHARED, fixture_graphs, http_call, make_build
 from gaistd_kg.build import build
 from gaistd_kg.namespaces import GRAPH, ROOT
+from test_clients import proc_table
 
 pytestmark = pytest.mark.server
 
@@ -105,15 +106,10 @@ def marks(n: int, start: int = 0) -> str:
 
 
 def tree(pid: int) -> list[int]:
-    """``pid`` and every descendant, from /proc."""
+    """``pid`` and every descendant, parents before their children (from ``test_clients.proc_table``)."""
     children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(d.name))
+    for p, (ppid, *_rest) in proc_table().items():
+        children.setdefault(ppid, []).append(p)
     out, todo = [], [pid]
     while todo:
         p = todo.pop()

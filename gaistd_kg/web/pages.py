@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -45,6 +44,8 @@ from .. import describe as d
 from .. import formats
 from .. import store as store_mod
 from ..namespaces import GRAPH, ONTOLOGY_IRI
+from ..query import QueryError
+from .sparql import _backend, revalidation_headers
 
 bp = Blueprint("pages", __name__)
 
@@ -114,9 +115,6 @@ def current_store() -> store_mod.OpenStore:
 def remote_store() -> store_mod.OpenStore:
     """With STORE_URL set: the remote store's current version, read through a fresh view for this request (blank
     nodes it keeps belong to this request's answers only)."""
-    from ..query import QueryError
-    from .sparql import _backend
-
     try:
         return _backend().remote_open()
     except (store_mod.StoreMissing, QueryError) as exc:
@@ -291,14 +289,21 @@ def render_resource(desc: d.Description, path: str, extra: dict[str, Any] | None
     ), status
 
 
-def finish(body: Any, content_type: str, negotiated: bool, location: str | None = None, status: int = 200) -> Response:
+def finish(body: Any, content_type: str, by_accept: bool, location: str | None = None, status: int = 200) -> Response:
     resp = Response(body, status=status, content_type=content_type)
-    if negotiated:
+    negotiated(resp, by_accept, resp.mimetype == HTML)
+    if by_accept and location:
+        resp.headers["Content-Location"] = location
+    return resp
+
+
+def negotiated(resp: Response, by_accept: bool, html: bool) -> Response:
+    """Vary on what chose the answer: Accept when the format was negotiated, and for HTML Accept-Language when no
+    ``lang`` parameter fixes the language."""
+    if by_accept:
         resp.vary.add("Accept")
-        if "lang" not in request.args and resp.mimetype == HTML:
+        if html and "lang" not in request.args:
             resp.vary.add("Accept-Language")
-        if location:
-            resp.headers["Content-Location"] = location
     return resp
 
 
@@ -334,12 +339,8 @@ def serve_description(path: str, ext: str | None, extra: dict[str, Any] | None =
     etag = page_etag(opened, path, fmt if isinstance(fmt, str) else fmt.extension,
                      chosen_lang() if fmt == "html" else "", extra)
     if etag and request.method in ("GET", "HEAD") and request.if_none_match.contains_weak(etag):
-        unchanged = Response(status=304)
-        if ext is None:
-            unchanged.vary.add("Accept")
-            if fmt == "html" and "lang" not in request.args:
-                unchanged.vary.add("Accept-Language")
-        return cache_validators(unchanged, opened, etag)
+        unchanged = negotiated(Response(status=304), ext is None, fmt == "html")
+        return revalidation_headers(unchanged, etag, opened.built_at)
     desc = d.describe(opened.store, iri)
     if not desc.exists and extra is None:
         return not_found(iri)
@@ -351,7 +352,7 @@ def serve_description(path: str, ext: str | None, extra: dict[str, Any] | None =
         assert isinstance(fmt, RdfFormat)
         resp = finish(d.serialize_description(desc, fmt.extension), fmt.content_type, ext is None,
                       f"{local}.{fmt.extension}")
-    return cache_validators(resp, opened, etag) if resp.status_code == 200 else resp
+    return revalidation_headers(resp, etag, opened.built_at) if etag and resp.status_code == 200 else resp
 
 
 def page_etag(opened: store_mod.OpenStore, path: str, fmt: str, lang: str, extra: dict | None) -> str | None:
@@ -361,14 +362,6 @@ def page_etag(opened: store_mod.OpenStore, path: str, fmt: str, lang: str, extra
     key = hashlib.sha256(f"{request.script_root}{path}\x00{fmt}\x00{lang}".encode("utf-8")).hexdigest()[:20]
     return f"{opened.build_id}-{int(opened.built_at)}-{key}"
 
-
-def cache_validators(resp: Response, opened: store_mod.OpenStore, etag: str | None) -> Response:
-    if etag:
-        resp.set_etag(etag)
-        if opened.built_at:
-            resp.last_modified = opened.built_at
-        resp.headers["Cache-Control"] = "public, no-cache"  # keep, but revalidate: a new build changes the page
-    return resp
 
 
 @bp.get("/id/<kind>/<path:rest>")

@@ -522,11 +522,18 @@ def _not_modified_response(etag: str, backend: Backend) -> Response:
     return resp
 
 
-def _cache_headers(resp: Response, etag: str, backend: Backend) -> None:
+def revalidation_headers(resp: Response, etag: str, built_at: float) -> Response:
+    """ETag, Last-Modified (the build's time) and ``Cache-Control: public, no-cache``: a cache keeps the answer but
+    asks again, and a new build changes it. Shared by the endpoint and the resource pages."""
     resp.set_etag(etag)
-    if backend.built_at:
-        resp.headers["Last-Modified"] = formatdate(backend.built_at, usegmt=True)
-    resp.headers["Cache-Control"] = "public, no-cache"  # store, but ask again: a new build changes the answer
+    if built_at:
+        resp.headers["Last-Modified"] = formatdate(built_at, usegmt=True)
+    resp.headers["Cache-Control"] = "public, no-cache"
+    return resp
+
+
+def _cache_headers(resp: Response, etag: str, backend: Backend) -> None:
+    revalidation_headers(resp, etag, backend.built_at)
     resp.headers["X-GAISTD-Build"] = backend.build_id
     resp.vary.update(("Accept", "Accept-Encoding"))
 
@@ -539,11 +546,8 @@ def _compressed_response(packed: bytes, content_type: str) -> Response:
 
 def _body_response(body: bytes, content_type: str, gz: bool) -> Response:
     if gz and len(body) >= GZIP_MIN_BYTES:
-        resp = Response(gzip.compress(body, compresslevel=5, mtime=0), content_type=content_type)
-        resp.headers["Content-Encoding"] = "gzip"
-    else:
-        resp = Response(body, content_type=content_type)
-    return resp
+        return _compressed_response(gzip.compress(body, compresslevel=5, mtime=0), content_type)
+    return Response(body, content_type=content_type)
 
 
 def _error(status: int, message: str) -> Response:

@@ -87,8 +87,8 @@ def server(tmp_path_factory, live_server_factory):
     build_dir = tmp_path_factory.mktemp("load-build")
     build(ROOT, build_dir)
     return live_server_factory(build_dir, workers=1, extra_args=("--threads", "12"), config={
-        "QUERY_WORKERS": QUERY_WORKERS, "QUERY_TIMEOUT": QUERY_TIMEOUT, "QUERY_MEMORY_LIMIT": 512, "TRUSTED_PROXIES": ["127.0.0.1"],
-        "MAX_CONCURRENT_PER_CLIENT": 2})
+        "QUERY_WORKERS": QUERY_WORKERS, "QUERY_TIMEOUT": QUERY_TIMEOUT, "QUERY_MEMORY_LIMIT": 512,
+        "TRUSTED_PROXIES": ["127.0.0.1"], "MAX_CONCURRENT_PER_CLIENT": 2})
 
 
 def test_competency_questions_stay_fast_while_pathological_queries_run(server):
