@@ -102,7 +102,11 @@ def _reason(reasoner: str, ontology: Graph, data: Graph, say: Progress):
 
 
 def build(root: Path = ROOT, build_dir: Path = DEFAULT_BUILD_DIR, force: bool = False,
-          progress: Progress | None = None, reasoner: str = "fast") -> BuildResult:
+          progress: Progress | None = None, reasoner: str = "fast", engine: str = "auto") -> BuildResult:
+    """``engine``: ``memory`` (rdflib graphs), ``stream`` (the data stays in Oxigraph, see streambuild) or ``auto``
+    (stream when the data files pass ``streambuild.STREAM_ABOVE`` bytes and the fast reasoner is used)."""
+    from .streambuild import STREAM_ABOVE, build_streaming, data_bytes, streamable
+
     say = progress or (lambda _msg: None)
     root, build_dir = Path(root), Path(build_dir)
     inputs = find_inputs(root)
@@ -114,6 +118,13 @@ def build(root: Path = ROOT, build_dir: Path = DEFAULT_BUILD_DIR, force: bool = 
             return BuildResult(build_id=build_id, skipped=True, triples=current.get("triples", {}))
         if current and current.get("writes") and not force:
             raise UnsavedWrites(build_dir, current["writes"])
+        if engine == "auto":
+            engine = "stream" if reasoner == "fast" and data_bytes(inputs) > STREAM_ABOVE else "memory"
+        if engine == "stream":
+            why = streamable(inputs) or ("the streaming build uses the fast reasoner" if reasoner != "fast" else None)
+            if why:
+                raise ValueError(f"cannot build with --engine stream: {why}")
+            return build_streaming(inputs, build_dir, build_id, say)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         say(f"parsing {len(inputs.ontology)} ontology, {len(inputs.shapes)} shape and {len(inputs.data)} data files")

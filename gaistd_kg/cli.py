@@ -23,7 +23,7 @@ def cmd_build(args) -> int:
     progress = (lambda m: print(f"  {m}", file=sys.stderr)) if not args.quiet else None
     try:
         result = build(Path(args.root), Path(args.build_dir), force=args.force, progress=progress,
-                       reasoner=args.reasoner)
+                       reasoner=args.reasoner, engine=args.engine)
     except LoadError as exc:
         return _err(f"{exc}\nThe previous store (if any) is unchanged.")
     except ValidationFailed as exc:
@@ -35,6 +35,8 @@ def cmd_build(args) -> int:
         return _err(f"{exc}\nThe previous store (if any) is unchanged.")
     except UnsavedWrites as exc:
         return _err(f"{exc}\nThe store is unchanged.")
+    except ValueError as exc:
+        return _err(str(exc))
     for w in result.warnings:
         print(w, file=sys.stderr)
     if result.skipped:
@@ -208,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--reasoner", choices=("fast", "owlrl"), default="fast",
                    help="fast: OWL 2 RL rules run in Oxigraph (default, proven equal to owlrl); owlrl: the reference")
+    p.add_argument("--engine", choices=("auto", "memory", "stream"), default="auto",
+                   help="memory: the data as rdflib graphs; stream: the data stays in Oxigraph on disk (for data too "
+                   "large for memory; same store); auto (default): stream above 48 MB of data files")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("validate", help="check data against the SHACL shapes; exit 0 conforms, 1 violations, 2 error")

@@ -18,7 +18,8 @@ from .namespaces import ROOT, bind_prefixes
 
 FORMATS = {".ttl": "turtle", ".nt": "nt", ".trig": "trig", ".jsonld": "json-ld", ".rdf": "xml", ".owl": "xml"}
 # Code whose change alters what a build produces: a change to it invalidates the cache like a data change does.
-PIPELINE_MODULES = ("load.py", "validate.py", "checks.py", "sparqlshapes.py", "reason.py", "fastreason.py", "build.py", "store.py", "namespaces.py")
+PIPELINE_MODULES = ("load.py", "validate.py", "checks.py", "sparqlshapes.py", "reason.py", "fastreason.py", "build.py", "store.py", "namespaces.py",
+                    "chunkshacl.py", "streambuild.py")
 
 
 class LoadError(ValueError):

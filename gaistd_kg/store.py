@@ -62,13 +62,7 @@ def load_graphs(store: ox.Store, graphs: Mapping[str, Graph | bytes]) -> None:
 
 def write_store(build_dir: Path, build_id: str, graphs: Mapping[str, Graph | bytes], manifest: dict) -> Path:
     """Write a complete store aside, then make it current with one atomic rename. Returns its directory."""
-    build_dir = Path(build_dir)
-    stores = build_dir / "stores"
-    stores.mkdir(parents=True, exist_ok=True)
-    final = stores / build_id
-    staging = stores / f".{build_id}.{os.getpid()}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    staging = new_staging(build_dir, build_id)
     store = ox.Store(str(staging / "oxigraph"))
     try:
         load_graphs(store, graphs)
@@ -77,6 +71,24 @@ def write_store(build_dir: Path, build_id: str, graphs: Mapping[str, Graph | byt
         store.flush()
     finally:
         del store
+    return publish(build_dir, build_id, staging, manifest, counts)
+
+
+def new_staging(build_dir: Path, build_id: str) -> Path:
+    """An empty folder beside the served builds, where a build writes its store before :func:`publish`."""
+    stores = Path(build_dir) / "stores"
+    stores.mkdir(parents=True, exist_ok=True)
+    staging = stores / f".{build_id}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    return staging
+
+
+def publish(build_dir: Path, build_id: str, staging: Path, manifest: dict, counts: dict[str, int]) -> Path:
+    """Make the closed store in ``staging`` (its ``oxigraph`` folder) the current build: manifest, fsync, rename."""
+    build_dir = Path(build_dir)
+    stores = build_dir / "stores"
+    final = stores / build_id
     full = {**manifest, "build_id": build_id, "built_at": manifest.get("built_at", time.time()), "triples": counts}
     (staging / "manifest.json").write_text(json.dumps(full, indent=2, sort_keys=True), encoding="utf-8")
     _fsync_tree(staging)  # the files reach the disk before any name points at them

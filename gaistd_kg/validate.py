@@ -124,6 +124,15 @@ def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
     store = store_from_graphs({"data": data, "ontology": ontology})
     if evaluate(store, constraints, report):
         conforms = False
+    findings = report_findings(report, shapes, subject_files)
+    extra = run_checks(data, ontology, subject_files, store=store,
+                       **({"folder": checks} if checks is not None else {}))
+    findings += extra
+    return ValidationResult(conforms=bool(conforms) and not extra, findings=findings, report_graph=report)
+
+
+def report_findings(report: Graph, shapes: Graph, subject_files=None) -> list[Finding]:
+    """pySHACL's report graph → findings, each located at file:line when ``subject_files`` knows its focus."""
     findings = []
     for result in report.subjects(RDF.type, SH.ValidationResult):
         focus = report.value(result, SH.focusNode)
@@ -144,7 +153,25 @@ def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
             value=short(report.value(result, SH.value)) or None,
             where=where,
         ))
-    extra = run_checks(data, ontology, subject_files, store=store,
-                       **({"folder": checks} if checks is not None else {}))
+    return findings
+
+
+def validate_store(store, shapes: Graph, ontology: Graph, subject_files=None, checks: Path | None = None,
+                   chunk: int = 2000) -> ValidationResult:
+    """:func:`validate` for data already in ``store`` (named graphs data and ontology, nothing else): the same
+    findings, with pySHACL run chunk by chunk (see chunkshacl) so the data never has to fit in one rdflib graph."""
+    import pyoxigraph as ox
+
+    from .checks import run_checks
+    from .chunkshacl import validate_chunked
+    from .namespaces import GRAPH
+    from .sparqlshapes import evaluate, split
+
+    core, constraints = split(shapes)
+    conforms, report = validate_chunked(store, ox.NamedNode(str(GRAPH["data"])), core, ontology, size=chunk)
+    if evaluate(store, constraints, report):
+        conforms = False
+    findings = report_findings(report, shapes, subject_files)
+    extra = run_checks(None, None, subject_files, store=store, **({"folder": checks} if checks is not None else {}))
     findings += extra
     return ValidationResult(conforms=bool(conforms) and not extra, findings=findings, report_graph=report)
