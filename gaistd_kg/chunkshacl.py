@@ -150,7 +150,7 @@ def chunk_graph(store: ox.Store, graph: ox.NamedNode, subjects: list, triples: l
 
 
 def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology: Graph | None,
-                     size: int = 2000) -> tuple[bool, Graph]:
+                     size: int = 5000) -> tuple[bool, Graph]:
     """pySHACL's (conforms, report graph) for the data graph ``graph`` of ``store``, computed chunk by chunk."""
     from .validate import _prepared_sparql
 
@@ -167,7 +167,7 @@ def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology
             allowed.clear()
             allowed.update(subjects)
             ok, report, _ = shacl_validate(g, shacl_graph=core, ont_graph=ontology, inference="none",
-                                           advanced=True, allow_warnings=True, abort_on_first=False)
+                                           advanced=True, allow_warnings=True, abort_on_first=False, inplace=True)
             conforms = conforms and bool(ok)
             heads = set(report.subjects(RDF.type, SH.ValidationReport))
             for t in report:

@@ -19,6 +19,7 @@ triple for triple, on the shipped data and on a 10× graph.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import owlrl
 import pyoxigraph as ox
@@ -54,6 +55,9 @@ RULES = {
         GRAPH <{T.value}> {{ ?i <{R}members> ?n }} FILTER (?k = ?n) }}""",
 }
 # prp-spo2 is generated per chain length present in the T-box.
+# The one A-box pattern of each rule that has one: after the first round it is matched in the last round's additions.
+DELTA_PATTERNS = {"cax-sco": "?x a ?c", "prp-spo1": "?x ?p ?y", "prp-inv": "?x ?p ?y", "prp-dom": "?x ?p ?y",
+                  "prp-rng": "?x ?p ?y", "cls-hv2": "?x ?p ?v", "cls-hv1": "?x a ?r"}
 
 
 def _sk(term) -> str:
@@ -296,7 +300,7 @@ def _clean_query(aliases: set) -> str:
     }}"""
 
 
-def reason_store(store: ox.Store, ontology: Graph, work: "Path", max_rounds: int = 100,
+def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int = 100,
                  say=lambda _m: None) -> int:
     """:func:`reason_fast` for data already in the named graph ``data`` of ``store``: the inferred triples go into
     its graph ``inferred``; returns how many. Nothing passes through an rdflib graph but the T-box: the closure is
@@ -304,7 +308,6 @@ def reason_store(store: ox.Store, ontology: Graph, work: "Path", max_rounds: int
     bulk-loaded, until a round adds nothing. ``tests/test_streambuild.py`` proves the result equal to
     :func:`reason_fast`'s (and so to owlrl's)."""
     import shutil
-    from pathlib import Path
 
     from .namespaces import GRAPH
     from .reason import clean
@@ -338,18 +341,33 @@ def reason_store(store: ox.Store, ontology: Graph, work: "Path", max_rounds: int
         ontology_nt = ontology.serialize(format="nt", encoding="utf-8")
         if ontology_nt.strip():
             w.bulk_load(ontology_nt, ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(GRAPH["ontology"])))
-        rules = [_as_construct(r) for r in (*RULES.values(), *(_chain_rule(n) for n in lengths))]
+        # Semi-naive: after a first full round, a one-pattern rule can only fire on a triple added in the round
+        # before (kept in that round's delta graph as well); the chain and intersection rules join several
+        # A-box patterns and run in full each round.
+        full = [_as_construct(r) for r in (*RULES.values(), *(_chain_rule(n) for n in lengths))]
+        single = {name: _as_construct(RULES[name]) for name in DELTA_PATTERNS}
+        multi = [_as_construct(r) for name, r in RULES.items() if name not in DELTA_PATTERNS]
+        multi += [_as_construct(_chain_rule(n)) for n in lengths]
         new = work / "new.nt"
+        delta = None
         for rounds in range(1, max_rounds + 1):
             added = False
+            into = ox.NamedNode(f"{R}delta:{rounds}")
+            if delta is None:
+                rules = full
+            else:
+                rules = [single[name].replace(f"}} {pattern}", f"}} GRAPH <{delta.value}> {{ {pattern} }}", 1)
+                         for name, pattern in DELTA_PATTERNS.items()] + multi
             for rule in rules:
                 w.query(rule).serialize(str(new), ox.RdfFormat.N_TRIPLES)
                 if new.stat().st_size:
-                    w.bulk_load(path=str(new), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.DefaultGraph())
+                    for g in (ox.DefaultGraph(), into):
+                        w.bulk_load(path=str(new), format=ox.RdfFormat.N_TRIPLES, to_graph=g)
                     added = True
             say(f"  round {rounds}: {'new triples' if added else 'nothing new'}")
             if not added:
                 break
+            delta = into
         clashes = [(s["x"], s["a"], s["b"]) for s in w.query(
             f"SELECT DISTINCT ?x ?a ?b WHERE {{ GRAPH <{T.value}> {{ ?a <{R}dw> ?b }} ?x a ?a . ?x a ?b }}")]
         if clashes:

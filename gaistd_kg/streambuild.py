@@ -79,7 +79,7 @@ def load_data(store: ox.Store, files: list[Path]) -> None:
 
 
 def build_streaming(inputs: Inputs, build_dir: Path, build_id: str, say: Callable[[str], None],
-                    chunk: int = 2000):
+                    chunk: int = 5000):
     """Parse → validate → reason → store without rdflib graphs of the data. Returns a ``build.BuildResult``; raises
     what ``build.build`` raises, leaving the current store as it was."""
     from .build import BuildResult, ValidationFailed, meta_graph

@@ -157,7 +157,7 @@ def report_findings(report: Graph, shapes: Graph, subject_files=None) -> list[Fi
 
 
 def validate_store(store, shapes: Graph, ontology: Graph, subject_files=None, checks: Path | None = None,
-                   chunk: int = 2000) -> ValidationResult:
+                   chunk: int = 5000) -> ValidationResult:
     """:func:`validate` for data already in ``store`` (named graphs data and ontology, nothing else): the same
     findings, with pySHACL run chunk by chunk (see chunkshacl) so the data never has to fit in one rdflib graph."""
     import pyoxigraph as ox
