@@ -35,19 +35,36 @@ OX_FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".rdf"
               ".owl": ox.RdfFormat.RDF_XML}
 
 
-class AnyDataFile(dict):
-    """``subject_files`` when the data was never split by file: any resource may be in any data file; ``locate``
-    finds the first block that starts with it."""
+class SubjectFiles(dict):
+    """``subject_files`` (resource → the data files describing it, for file:line in findings) computed only when a
+    finding asks: one pass of Oxigraph's parser over the data files, so a build that conforms never pays for it."""
 
     def __init__(self, files: list[Path]):
         super().__init__()
         self.files = list(files)
+        self.filled = False
+
+    def _fill(self) -> None:
+        if self.filled:
+            return
+        self.filled = True
+        for path in self.files:
+            seen = set()
+            for t in ox.parse(path=str(path), format=OX_FORMATS[path.suffix], base_iri=path.resolve().as_uri()):
+                if isinstance(t.subject, ox.NamedNode) and t.subject.value not in seen:
+                    seen.add(t.subject.value)
+                    super().setdefault(URIRef(t.subject.value), []).append(path)
+
+    def __bool__(self) -> bool:
+        return bool(self.files)
 
     def __contains__(self, key) -> bool:
-        return isinstance(key, URIRef)
+        self._fill()
+        return super().__contains__(key)
 
     def __getitem__(self, key):
-        return self.files
+        self._fill()
+        return super().__getitem__(key)
 
 
 def data_bytes(inputs: Inputs) -> int:
@@ -102,7 +119,7 @@ def build_streaming(inputs: Inputs, build_dir: Path, build_id: str, say: Callabl
 
         t = time.perf_counter()
         say(f"validating {counts['data']} data triples against the SHACL shapes, {chunk} resources at a time")
-        result = validate_store(store, shapes, ontology, AnyDataFile(inputs.data),
+        result = validate_store(store, shapes, ontology, SubjectFiles(inputs.data),
                                 checks=inputs.root / "queries" / "checks", chunk=chunk)
         timings["validate"] = time.perf_counter() - t
         if not result.conforms:
