@@ -81,6 +81,8 @@ def build(root: Path, budget: float, mem_gb: float) -> dict:
     out["stages_s"] = {k: float(v) for k, v in stages if k != "in"}
     counts = re.findall(r"(\w+) (\d+) triples", last[-1]) if last else []
     out["triples"] = {k: int(v) for k, v in counts}
+    engine = re.search(r"; (\w+) engine\)", last[-1]) if last else None
+    out["engine"] = engine.group(1) if engine else None
     current = (build_dir / "current").resolve()
     out["store_bytes"] = dir_size(current / "oxigraph")
     return out
@@ -199,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         b = r["build"]
         st = b.get("stages_s", {})
         rows.append([f"{r['factor']}×", r["asserted_triples"], sum(b.get("triples", {}).values()) or "",
-                     b["outcome"], b["wall_s"], st.get("parse"), st.get("validate"), st.get("reason"),
+                     b["outcome"], b.get("engine") or "", b["wall_s"], st.get("parse"), st.get("validate"), st.get("reason"),
                      st.get("store"), b["peak_rss_mib"],
                      f"{b['store_bytes'] / 1048576:.1f}" if "store_bytes" in b else ""])
     built = [r for r in sizes if "latency" in r]
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     md = ("Generated graphs shaped like ours (bench/generate.py: growing kinds copied with fresh IRIs, links sampled "
           "across copies), each built by `gaistd --root <folder> build --force` in its own process. Build budget "
           f"{args.budget:g} s, address-space limit {args.mem_limit_gb:g} GiB per build. Seconds; memory in MiB.\n\n"
-          + md_table(["size", "asserted triples", "triples in store", "outcome", "build wall s", "parse", "validate",
+          + md_table(["size", "asserted triples", "triples in store", "outcome", "engine", "build wall s", "parse", "validate",
                       "reason", "store", "peak RSS", "store MiB"], rows)
           + ("\nMedian ms per competency question, pyoxigraph in-process / over HTTP (ours with its result cache "
              "off, one client):\n\n"

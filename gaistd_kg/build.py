@@ -56,6 +56,7 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
     triples: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    engine: str = "memory"  # "memory" or "stream" (see streambuild)
 
 
 @contextmanager

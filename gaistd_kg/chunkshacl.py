@@ -31,21 +31,26 @@ from rdflib.namespace import RDF, RDFS, SH
 
 from .sparqlshapes import _rdflib
 
-VALUE_SHAPES = (SH.node, SH.qualifiedValueShape, SH["not"], SH.property)
 LIST_SHAPES = (SH["and"], SH["or"], SH.xone)
 UNBOUNDED_TARGETS = (SH.targetNode, SH.targetObjectsOf, SH.target)
 
 
-def _nested(shapes: Graph, shape) -> list:
-    out = [o for p in VALUE_SHAPES if p != SH.property for o in shapes.objects(shape, p)]
+ALL = None  # "every predicate" in a level's set of predicates read
+SAME_NODE_PREDICATES = (SH.equals, SH.disjoint, SH.lessThan, SH.lessThanOrEquals)
+
+
+def _members(shapes: Graph, shape) -> list:
+    """Shapes applied to the same node as ``shape``: sh:node, sh:not, sh:and/sh:or/sh:xone members."""
+    out = [o for p in (SH.node, SH["not"]) for o in shapes.objects(shape, p)]
     for p in LIST_SHAPES:
         for lst in shapes.objects(shape, p):
             out += list(shapes.items(lst))
     return out
 
 
-def levels(shapes: Graph) -> int:
-    """How many levels of outgoing triples (1 = the focus node's own) validating any focus node can read."""
+def reads(shapes: Graph) -> list:
+    """What validating a focus node can read: for each level (index 0 = the focus node's own triples, 1 = its values'
+    triples, …) the set of predicates read there, or ``ALL``."""
     if (None, SH.sparql, None) in shapes:
         raise NotImplementedError("a SHACL-SPARQL constraint pySHACL runs itself can read any part of the graph")
     if (None, SH.rule, None) in shapes:
@@ -53,31 +58,61 @@ def levels(shapes: Graph) -> int:
     for p in UNBOUNDED_TARGETS:
         if (None, p, None) in shapes:
             raise NotImplementedError(f"{p} selects focus nodes that need not be subjects of the data")
-    memo: dict = {}
+    levels_read: list = []
+    done: set = set()
 
-    def need(shape, stack: tuple) -> int:
-        """Levels read when ``shape`` is validated on a node."""
+    def read(level: int, predicates) -> None:
+        while len(levels_read) <= level:
+            levels_read.append(set())
+        if predicates is ALL or levels_read[level] is ALL:
+            levels_read[level] = ALL
+        else:
+            levels_read[level] |= set(predicates)
+
+    def on_values(shape, level: int, stack: tuple) -> None:
+        """The value-node constraints of property shape ``shape`` whose values sit at ``level``."""
+        if (shape, SH["class"], None) in shapes:
+            read(level, {RDF.type})
+        for member in [*_members(shapes, shape), *shapes.objects(shape, SH.qualifiedValueShape),
+                       *shapes.objects(shape, SH.property)]:
+            visit(member, level, stack)
+
+    def visit(shape, level: int, stack: tuple) -> None:
+        """``shape`` validated on a node at ``level``."""
         if shape in stack:
             raise NotImplementedError(f"shape {shape} is recursive")
-        if shape in memo:
-            return memo[shape]
+        if (shape, level) in done:
+            return
+        done.add((shape, level))
         stack = (*stack, shape)
+        read(level, ())
         path = shapes.value(shape, SH.path)
-        on_values = [need(n, stack) for n in _nested(shapes, shape)]
-        on_values += [need(p, stack) for p in shapes.objects(shape, SH.property)]
-        reads_types = (shape, SH["class"], None) in shapes
-        if path is None:                                    # a node shape: its constraints apply to the node itself
-            n = max([1 if reads_types or (shape, SH.closed, None) in shapes else 0, *on_values])
-        elif isinstance(path, URIRef):                      # a property shape: its constraints apply to the values
-            n = 1 + max([1 if reads_types else 0, *on_values])
-        else:
-            raise NotImplementedError(f"shape {shape} has a path that is not a single predicate")
-        memo[shape] = n
-        return n
+        if path is not None:                               # a property shape: its values sit one level down
+            if not isinstance(path, URIRef):
+                raise NotImplementedError(f"shape {shape} has a path that is not a single predicate")
+            read(level, {path, *(o for p in SAME_NODE_PREDICATES for o in shapes.objects(shape, p))})
+            on_values(shape, level + 1, stack)
+            return
+        if (shape, SH.closed, None) in shapes:
+            read(level, ALL)
+        if (shape, SH["class"], None) in shapes:
+            read(level, {RDF.type})
+        for member in _members(shapes, shape):
+            visit(member, level, stack)
+        for prop in shapes.objects(shape, SH.property):
+            visit(prop, level, stack)
 
-    roots = set(shapes.subjects(RDF.type, SH.NodeShape)) | set(shapes.subjects(RDF.type, SH.PropertyShape))
-    roots |= set(shapes.subjects(SH.property, None)) | set(shapes.objects(None, SH.property))
-    return max([1, *(need(s, ()) for s in roots)])
+    targeted = {s for p in (SH.targetClass, SH.targetSubjectsOf) for s in shapes.subjects(p, None)}
+    targeted |= {s for s in shapes.subjects(RDF.type, SH.NodeShape)
+                 if (s, RDF.type, RDFS.Class) in shapes or (s, RDF.type, URIRef("http://www.w3.org/2002/07/owl#Class")) in shapes}
+    for shape in sorted(targeted, key=str):
+        visit(shape, 0, ())
+    return levels_read or [set()]
+
+
+def levels(shapes: Graph) -> int:
+    """How many levels of outgoing triples (1 = the focus node's own) validating any focus node can read."""
+    return len(reads(shapes))
 
 
 @contextmanager
@@ -123,28 +158,34 @@ def _described(store: ox.Store, graph: ox.NamedNode, subjects: list) -> tuple[li
     return [_rdflib(s) for s in subjects], triples
 
 
-def chunk_graph(store: ox.Store, graph: ox.NamedNode, subjects: list, triples: list, depth: int,
+def chunk_graph(store: ox.Store, graph: ox.NamedNode, subjects: list, triples: list, levels_read: list,
                 schema: list) -> Graph:
-    """The chunk's subjects with everything within ``depth`` levels of them (see the module docstring)."""
+    """The chunk's subjects with what their validation can read (see the module docstring): all their own triples,
+    then, level by level, the triples of their values with the predicates the shapes read at that level."""
     g = Graph()
     for t in schema:
         g.add(t)
     seen = set(subjects)
-    frontier = []
-    for t in triples:
-        g.add(t)
-        if not isinstance(t[2], Literal) and t[2] not in seen:
-            seen.add(t[2])
-            frontier.append(t[2])
-    for _level in range(1, depth):
-        nxt = []
+
+    def follow(level: int, s, p, o, frontier: list) -> None:
+        g.add((s, p, o))
+        wanted = levels_read[level]
+        if (level + 1 < len(levels_read) and (wanted is ALL or p in wanted) and not isinstance(o, Literal)
+                and (o, level + 1) not in seen):
+            seen.add((o, level + 1))
+            frontier.append(o)
+
+    frontier: list = []
+    for s, p, o in triples:
+        follow(0, s, p, o, frontier)
+    for level in range(1, len(levels_read)):
+        wanted = levels_read[level]
+        nxt: list = []
         for node in frontier:
-            for q in store.quads_for_pattern(_ox(node), None, None, graph):
-                o = _rdflib(q.object)
-                g.add((node, _rdflib(q.predicate), o))
-                if not isinstance(o, Literal) and o not in seen:
-                    seen.add(o)
-                    nxt.append(o)
+            for p in ([None] if wanted is ALL else sorted(wanted)):
+                pattern = None if p is None else ox.NamedNode(str(p))
+                for q in store.quads_for_pattern(_ox(node), pattern, None, graph):
+                    follow(level, node, _rdflib(q.predicate), _rdflib(q.object), nxt)
         frontier = nxt
     return g
 
@@ -154,7 +195,7 @@ def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology
     """pySHACL's (conforms, report graph) for the data graph ``graph`` of ``store``, computed chunk by chunk."""
     from .validate import _prepared_sparql
 
-    depth = levels(core)
+    levels_read = reads(core)
     schema = [(_rdflib(q.subject), RDFS.subClassOf, _rdflib(q.object))
               for q in store.quads_for_pattern(None, ox.NamedNode(str(RDFS.subClassOf)), None, graph)]
     merged = Graph()
@@ -163,7 +204,7 @@ def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology
     conforms = True
     with _prepared_sparql(), _narrowed() as allowed:
         for subjects, triples in _chunks(store, graph, size):
-            g = chunk_graph(store, graph, subjects, triples, depth, schema)
+            g = chunk_graph(store, graph, subjects, triples, levels_read, schema)
             allowed.clear()
             allowed.update(subjects)
             ok, report, _ = shacl_validate(g, shacl_graph=core, ont_graph=ontology, inference="none",

@@ -44,7 +44,7 @@ def cmd_build(args) -> int:
         t = result.timings
         print(f"built {result.build_id}: " + ", ".join(f"{k} {v} triples" for k, v in result.triples.items())
               + f" in {t['total']:.2f}s (parse {t['parse']:.2f}s, validate {t['validate']:.2f}s, "
-              f"reason {t['reason']:.2f}s, store {t['store']:.2f}s)")
+              f"reason {t['reason']:.2f}s, store {t['store']:.2f}s; {result.engine} engine)")
     return 0
 
 

@@ -151,4 +151,4 @@ def build_streaming(inputs: Inputs, build_dir: Path, build_id: str, say: Callabl
     timings["total"] = time.perf_counter() - t0
     say(f"built {build_id} in {timings['total']:.1f}s")
     return BuildResult(build_id=build_id, skipped=False, path=path, timings=timings, triples=counts,
-                       warnings=[f.line() for f in result.findings if f.severity != "Violation"])
+                       warnings=[f.line() for f in result.findings if f.severity != "Violation"], engine="stream")
