@@ -20,6 +20,8 @@ on the whole graph for every shape fixture and for the shipped and generated dat
 
 from __future__ import annotations
 
+import os
+import sys
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -35,6 +37,7 @@ LIST_SHAPES = (SH["and"], SH["or"], SH.xone)
 UNBOUNDED_TARGETS = (SH.targetNode, SH.targetObjectsOf, SH.target)
 
 
+PROGRESS_SECONDS = 30
 ALL = None  # "every predicate" in a level's set of predicates read
 SAME_NODE_PREDICATES = (SH.equals, SH.disjoint, SH.lessThan, SH.lessThanOrEquals)
 
@@ -139,19 +142,6 @@ def _ox(term):
     return None
 
 
-def _chunks(store: ox.Store, graph: ox.NamedNode, size: int) -> Iterator[tuple[list, list]]:
-    """(subjects, their outgoing triples) in chunks of ``size`` subjects."""
-    answer = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
-    subjects: list = []
-    for row in answer:
-        subjects.append(row[0])
-        if len(subjects) == size:
-            yield _described(store, graph, subjects)
-            subjects = []
-    if subjects:
-        yield _described(store, graph, subjects)
-
-
 def _described(store: ox.Store, graph: ox.NamedNode, subjects: list) -> tuple[list, list]:
     triples = [(_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object))
                for s in subjects for q in store.quads_for_pattern(s, None, None, graph)]
@@ -190,9 +180,116 @@ def chunk_graph(store: ox.Store, graph: ox.NamedNode, subjects: list, triples: l
     return g
 
 
+def _validate_chunk(store: ox.Store, graph: ox.NamedNode, subjects: list, levels_read: list, schema: list,
+                    core: Graph, ontology: Graph | None, allowed: set) -> tuple[bool, Graph]:
+    """pySHACL on one chunk (``subjects``: pyoxigraph terms); needs ``_prepared_sparql`` and ``_narrowed`` active."""
+    names, triples = _described(store, graph, subjects)
+    g = chunk_graph(store, graph, names, triples, levels_read, schema)
+    allowed.clear()
+    allowed.update(names)
+    ok, report, _ = shacl_validate(g, shacl_graph=core, ont_graph=ontology, inference="none", advanced=True,
+                                   allow_warnings=True, abort_on_first=False, inplace=True)
+    return bool(ok), report
+
+
+def _worker_main() -> None:
+    """A validation worker (``python -c``, started by :class:`_Workers`): reads pickled requests on stdin, first
+    ``(store path, graph, levels_read, schema, core, ontology)``, then lists of subject keys; answers each with
+    ``("ok", conforms, report graph)`` or ``("error", traceback)`` on stdout."""
+    import pickle
+    import traceback
+
+    from .validate import _prepared_sparql
+
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answers
+    inp = sys.stdin.buffer
+    path, graph, levels_read, schema, core, ontology = pickle.load(inp)
+    store, graph = ox.Store.read_only(path), ox.NamedNode(graph)
+    with _prepared_sparql(), _narrowed() as allowed:
+        while True:
+            try:
+                keys = pickle.load(inp)
+            except EOFError:
+                return
+            try:
+                subjects = [ox.NamedNode(v) if kind == "iri" else ox.BlankNode(v) for kind, v in keys]
+                ok, report = _validate_chunk(store, graph, subjects, levels_read, schema, core, ontology, allowed)
+                answer = ("ok", ok, report)
+            except Exception:  # noqa: BLE001 - reported to the parent, which raises it
+                answer = ("error", traceback.format_exc())
+            pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+
+
+class _Workers:
+    """``n`` worker processes (plain ``python -c`` subprocesses: no fork of a process holding a store open, no
+    re-import of the caller's main module), each validating one chunk at a time."""
+
+    def __init__(self, n: int, init: tuple):
+        import pickle
+        import queue
+        import subprocess
+
+        self._pickle = pickle
+        self.procs = [subprocess.Popen([sys.executable, "-c", "from gaistd_kg.chunkshacl import _worker_main; "
+                                        "_worker_main()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                      for _ in range(n)]
+        self.idle: queue.Queue = queue.Queue()
+        for p in self.procs:
+            pickle.dump(init, p.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            p.stdin.flush()
+            self.idle.put(p)
+
+    def run(self, keys: list) -> tuple[bool, Graph]:
+        proc = self.idle.get()
+        try:
+            self._pickle.dump(keys, proc.stdin, protocol=self._pickle.HIGHEST_PROTOCOL)
+            proc.stdin.flush()
+            answer = self._pickle.load(proc.stdout)
+        except (EOFError, BrokenPipeError, OSError) as exc:
+            raise RuntimeError(f"a validation worker exited (code {proc.poll()}): {exc}") from None
+        self.idle.put(proc)
+        if answer[0] == "error":
+            raise RuntimeError(f"a validation worker failed:\n{answer[1]}")
+        return answer[1], answer[2]
+
+    def close(self) -> None:
+        for p in self.procs:
+            try:
+                p.stdin.close()
+            except OSError:
+                pass
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except Exception:  # noqa: BLE001
+                p.kill()
+                p.wait()
+
+
+def _subject_chunks(store: ox.Store, graph: ox.NamedNode, size: int) -> Iterator[list]:
+    answer = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
+    subjects: list = []
+    for row in answer:
+        subjects.append(row[0])
+        if len(subjects) == size:
+            yield subjects
+            subjects = []
+    if subjects:
+        yield subjects
+
+
 def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology: Graph | None,
-                     size: int = 5000) -> tuple[bool, Graph]:
-    """pySHACL's (conforms, report graph) for the data graph ``graph`` of ``store``, computed chunk by chunk."""
+                     size: int = 5000, say=lambda _m: None, path: str | None = None,
+                     workers: int = 1) -> tuple[bool, Graph]:
+    """pySHACL's (conforms, report graph) for the data graph ``graph`` of ``store``, computed chunk by chunk;
+    ``say`` hears how far it got every ``PROGRESS_SECONDS``.
+
+    With ``path`` (the store's folder, flushed) and ``workers`` > 1, chunks are validated by that many processes, each
+    opening the store read-only; results are merged the same way, so the report does not depend on the split."""
+    import time
+
     from .validate import _prepared_sparql
 
     levels_read = reads(core)
@@ -202,20 +299,45 @@ def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology
     head = BNode()
     merged.add((head, RDF.type, SH.ValidationReport))
     conforms = True
-    with _prepared_sparql(), _narrowed() as allowed:
-        for subjects, triples in _chunks(store, graph, size):
-            g = chunk_graph(store, graph, subjects, triples, levels_read, schema)
-            allowed.clear()
-            allowed.update(subjects)
-            ok, report, _ = shacl_validate(g, shacl_graph=core, ont_graph=ontology, inference="none",
-                                           advanced=True, allow_warnings=True, abort_on_first=False, inplace=True)
-            conforms = conforms and bool(ok)
-            heads = set(report.subjects(RDF.type, SH.ValidationReport))
-            for t in report:
-                if t[0] not in heads:
-                    merged.add(t)
-            for h in heads:
-                for result in report.objects(h, SH.result):
-                    merged.add((head, SH.result, result))
+    done, last = 0, time.monotonic()
+
+    def merge(ok: bool, report: Graph, n: int) -> None:
+        nonlocal conforms, done, last
+        conforms = conforms and ok
+        heads = set(report.subjects(RDF.type, SH.ValidationReport))
+        for t in report:
+            if t[0] not in heads:
+                merged.add(t)
+        for h in heads:
+            for result in report.objects(h, SH.result):
+                merged.add((head, SH.result, result))
+        done += n
+        if time.monotonic() - last > PROGRESS_SECONDS:
+            say(f"  validated {done} resources so far")
+            last = time.monotonic()
+
+    chunks = _subject_chunks(store, graph, size)
+    if path is None or workers < 2:
+        with _prepared_sparql(), _narrowed() as allowed:
+            for subjects in chunks:
+                merge(*_validate_chunk(store, graph, subjects, levels_read, schema, core, ontology, allowed),
+                      len(subjects))
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        team = _Workers(workers, (path, graph.value, levels_read, schema, core, ontology))
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                pending: list = []
+                for subjects in chunks:
+                    keys = [("iri" if isinstance(t, ox.NamedNode) else "bnode", t.value) for t in subjects]
+                    pending.append((pool.submit(team.run, keys), len(keys)))
+                    while len(pending) > 2 * workers:
+                        future, n = pending.pop(0)
+                        merge(*future.result(), n)
+                for future, n in pending:
+                    merge(*future.result(), n)
+        finally:
+            team.close()
     merged.add((head, SH.conforms, Literal(conforms)))
     return conforms, merged

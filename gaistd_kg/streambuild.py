@@ -17,6 +17,7 @@ Both paths give the same store, graph for graph (``tests/test_streambuild.py``, 
 from __future__ import annotations
 
 import gc
+import os
 import shutil
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ from .namespaces import GRAPH
 from .store import count_quads, load_graphs, new_staging, publish
 
 STREAM_ABOVE = 48 * 1024 * 1024  # bytes of data files
+VALIDATION_WORKERS = max(1, min(os.cpu_count() or 1, 4))  # processes validating chunks side by side
 OX_FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".rdf": ox.RdfFormat.RDF_XML,
               ".owl": ox.RdfFormat.RDF_XML}
 
@@ -115,12 +117,14 @@ def build_streaming(inputs: Inputs, build_dir: Path, build_id: str, say: Callabl
         load_graphs(store, {"ontology": ontology})
         load_data(store, inputs.data)
         counts = {"ontology": count_quads(store, "ontology"), "data": count_quads(store, "data")}
+        store.flush()  # validation workers open it read-only
         timings["parse"] = time.perf_counter() - t0
 
         t = time.perf_counter()
         say(f"validating {counts['data']} data triples against the SHACL shapes, {chunk} resources at a time")
         result = validate_store(store, shapes, ontology, SubjectFiles(inputs.data),
-                                checks=inputs.root / "queries" / "checks", chunk=chunk)
+                                checks=inputs.root / "queries" / "checks", chunk=chunk, say=say,
+                                path=str(staging / "oxigraph"), workers=VALIDATION_WORKERS)
         timings["validate"] = time.perf_counter() - t
         if not result.conforms:
             raise ValidationFailed(result)

@@ -157,7 +157,8 @@ def report_findings(report: Graph, shapes: Graph, subject_files=None) -> list[Fi
 
 
 def validate_store(store, shapes: Graph, ontology: Graph, subject_files=None, checks: Path | None = None,
-                   chunk: int = 5000) -> ValidationResult:
+                   chunk: int = 5000, say=lambda _m: None, path: str | None = None,
+                   workers: int = 1) -> ValidationResult:
     """:func:`validate` for data already in ``store`` (named graphs data and ontology, nothing else): the same
     findings, with pySHACL run chunk by chunk (see chunkshacl) so the data never has to fit in one rdflib graph."""
     import pyoxigraph as ox
@@ -168,7 +169,8 @@ def validate_store(store, shapes: Graph, ontology: Graph, subject_files=None, ch
     from .sparqlshapes import evaluate, split
 
     core, constraints = split(shapes)
-    conforms, report = validate_chunked(store, ox.NamedNode(str(GRAPH["data"])), core, ontology, size=chunk)
+    conforms, report = validate_chunked(store, ox.NamedNode(str(GRAPH["data"])), core, ontology, size=chunk, say=say,
+                                          path=path, workers=workers)
     if evaluate(store, constraints, report):
         conforms = False
     findings = report_findings(report, shapes, subject_files)
