@@ -266,6 +266,7 @@ class _Workers:
             except Exception:  # noqa: BLE001
                 p.kill()
                 p.wait()
+            p.stdout.close()
 
 
 def _subject_chunks(store: ox.Store, graph: ox.NamedNode, size: int) -> Iterator[list]:
