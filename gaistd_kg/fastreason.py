@@ -279,23 +279,25 @@ def _skolemised(quads, graphs):
             yield ox.Quad(s, q.predicate, o, g)
 
 
-def _clean_query(aliases: set) -> str:
-    """:func:`reason.clean` as a query over the work store's closure (default graph), data and ontology graphs."""
+def _clean_query(aliases: set, derived: list) -> str:
+    """:func:`reason.clean` as a query over what the rules derived (the graphs in ``derived``, one per round): the
+    rules only add a triple the closure lacks, and the closure starts as the data, so none of them is a data triple
+    and the data (most of the closure) need not be read again; the ontology, not in the closure, still may be."""
     from .namespaces import GRAPH
     from .reason import ERRNS, REFLEXIVE, SCHEMA_TRIVIA, TRIVIAL_OBJECTS, TRIVIAL_TYPES
 
     def iris(terms) -> str:
         return ", ".join(f"<{t}>" for t in sorted(terms)) or "<urn:gaistd:none>"
 
+    scan = " UNION ".join(f"{{ GRAPH <{g.value}> {{ ?s ?p ?o }} }}" for g in derived) or "{ FILTER (false) }"
     return f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
-      ?s ?p ?o .
+      {scan}
       FILTER (isIRI(?s) && STRSTARTS(STR(?s), "{BASE}") && !isBlank(?o))
       FILTER (!(isIRI(?o) && (STRSTARTS(STR(?o), "{SKOLEM}") || STRSTARTS(STR(?o), "{DATA_SKOLEM}"))))
       FILTER (?p NOT IN ({iris(SCHEMA_TRIVIA)}))
       FILTER (!(sameTerm(?s, ?o) && ?p IN ({iris(REFLEXIVE)})))
       FILTER (!(?p = <{RDF.type}> && isIRI(?o) && ?o IN ({iris(TRIVIAL_TYPES | {ERRNS})})))
       FILTER (!(isIRI(?o) && ?o IN ({iris(TRIVIAL_OBJECTS | aliases)})))
-      FILTER NOT EXISTS {{ GRAPH <{GRAPH["data"]}> {{ ?s ?p ?o }} }}
       FILTER NOT EXISTS {{ GRAPH <{GRAPH["ontology"]}> {{ ?s ?p ?o }} }}
     }}"""
 
@@ -336,8 +338,7 @@ def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int =
     try:
         w = ox.Store(str(work / "store"))
         w.bulk_load(tables.encode("utf-8"), ox.RdfFormat.N_TRIPLES, to_graph=T)
-        w.bulk_extend(_skolemised(store.quads_for_pattern(None, None, None, data_node),
-                                  (ox.DefaultGraph(), data_node)))
+        w.bulk_extend(_skolemised(store.quads_for_pattern(None, None, None, data_node), (ox.DefaultGraph(),)))
         ontology_nt = ontology.serialize(format="nt", encoding="utf-8")
         if ontology_nt.strip():
             w.bulk_load(ontology_nt, ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(GRAPH["ontology"])))
@@ -350,6 +351,7 @@ def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int =
         multi += [_as_construct(_chain_rule(n)) for n in lengths]
         new = work / "new.nt"
         delta = None
+        derived: list = []
         for rounds in range(1, max_rounds + 1):
             added = False
             into = ox.NamedNode(f"{R}delta:{rounds}")
@@ -368,6 +370,7 @@ def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int =
             if not added:
                 break
             delta = into
+            derived.append(into)
         clashes = [(s["x"], s["a"], s["b"]) for s in w.query(
             f"SELECT DISTINCT ?x ?a ?b WHERE {{ GRAPH <{T.value}> {{ ?a <{R}dw> ?b }} ?x a ?a . ?x a ?b }}")]
         if clashes:
@@ -379,7 +382,7 @@ def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int =
                 if not x.value.startswith(DATA_SKOLEM)))
         aliases = {o for s, o in data.subject_objects(OWL.sameAs) if str(s).startswith(BASE) and not str(o).startswith(BASE)}
         aliases |= {s for s, o in data.subject_objects(OWL.sameAs) if str(o).startswith(BASE) and not str(s).startswith(BASE)}
-        w.query(_clean_query(aliases)).serialize(str(new), ox.RdfFormat.N_TRIPLES)
+        w.query(_clean_query(aliases, derived)).serialize(str(new), ox.RdfFormat.N_TRIPLES)
         if new.stat().st_size:
             store.bulk_load(path=str(new), format=ox.RdfFormat.N_TRIPLES, to_graph=inferred_node)
         del w
