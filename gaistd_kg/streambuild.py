@@ -29,7 +29,7 @@ from rdflib import URIRef
 from . import __version__
 from .load import Inputs, LoadError, parse_files
 from .namespaces import GRAPH
-from .store import count_quads, load_graphs, new_staging, publish
+from .store import count_quads, load_graphs, new_staging, publish, union_count
 
 STREAM_ABOVE = 48 * 1024 * 1024  # bytes of data files
 VALIDATION_WORKERS = max(1, min(os.cpu_count() or 1, 4))  # processes validating chunks side by side
@@ -140,13 +140,14 @@ def build_streaming(inputs: Inputs, build_dir: Path, build_id: str, say: Callabl
         load_graphs(store, {"meta": meta})
         counts["meta"] = len(meta)
         say("writing the store")
+        union = union_count(store, counts)
         store.optimize()
         store.flush()
         del store
         gc.collect()
         path = publish(build_dir, build_id, staging, {
             "inputs": [p.resolve().relative_to(inputs.root.resolve()).as_posix() for p in inputs.all()],
-            "version": __version__, "built_at": time.time()}, counts)
+            "version": __version__, "built_at": time.time(), "union_triples": union}, counts)
     except BaseException:
         gc.collect()
         shutil.rmtree(staging, ignore_errors=True)

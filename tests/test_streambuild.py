@@ -102,6 +102,9 @@ def _assert_same_builds(root: Path, tmp_path: Path, monkeypatch) -> None:
             assert len(a[name][1]) == len(b[name][1]), name
     man_a, man_b = current_manifest(tmp_path / "memory"), current_manifest(tmp_path / "stream")
     assert (man_a["build_id"], man_a["triples"]) == (man_b["build_id"], man_b["triples"])
+    store = ox.Store.read_only(str(tmp_path / "memory" / "current" / "oxigraph"))
+    distinct = store.query("SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } } }")
+    assert man_a["union_triples"] == man_b["union_triples"] == int(next(iter(distinct))[0].value)
 
 
 def test_streaming_build_equals_the_in_memory_build_on_the_shipped_data(tmp_path, monkeypatch):

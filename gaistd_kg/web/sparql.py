@@ -44,7 +44,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from .. import formats, query, querypool
 from ..formats import GRAPH, TABULAR
-from ..namespaces import PREFIXES, SD
+from ..namespaces import GRAPH as NAMED_GRAPHS, PREFIXES, SD
 from ..store import StoreMissing
 from ..writes import current_link
 
@@ -178,6 +178,13 @@ class Backend:
 
     def graph_counts(self) -> dict[str, int]:
         """Triples per named graph, and under "" those of the default graph (the union), counted once per build."""
+        if self._graph_counts is None and not self.config.get("STORE_URL") and "union_triples" in self.manifest:
+            # counted by the build (store.union_count): a count over a large store needs more than a query worker's
+            # memory limit (the union's DISTINCT) or seconds per request
+            counts = {str(NAMED_GRAPHS[name]): n for name, n in self.manifest.get("triples", {}).items()
+                      if name in NAMED_GRAPHS}
+            counts[""] = int(self.manifest["union_triples"])
+            self._graph_counts = counts
         if self._graph_counts is None:
             pool = self.pool()
             counts: dict[str, int] = {}
