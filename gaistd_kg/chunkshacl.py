@@ -5,8 +5,9 @@ What a shape reads is bounded when every path is a single predicate. Validating 
 (one *level*); a constraint on the values of a property shape (``sh:class``, and nested shapes through ``sh:node``,
 ``sh:qualifiedValueShape``, ``sh:and``/``sh:or``/``sh:xone``/``sh:not``, ``sh:property``) reads the value nodes'
 outgoing triples one level further; ``sh:class`` reads types, with the class hierarchy of the ontology (pySHACL
-mixes ``ont_graph`` in) and of the data. :func:`levels` computes that depth from the shapes. A chunk graph holds,
-for the chunk's subjects, the outgoing triples of every node within that many levels, plus the data's own
+mixes ``ont_graph`` in) and of the data. :func:`reads` computes, level by level, which predicates the shapes read. A
+chunk graph holds the chunk's subjects' own triples, then, level by level, the triples of their values with the
+predicates read at that level (a hub such as a concept scheme is not pulled in whole), plus the data's own
 ``rdfs:subClassOf`` triples; pySHACL then reads there exactly what it reads in the whole graph for those nodes.
 
 Each subject of the data graph falls in exactly one chunk, and pySHACL's own target selection (``Shape.focus_nodes``,
@@ -14,7 +15,7 @@ wrapped while a chunk runs) is narrowed to the chunk's subjects, so every focus 
 validations of value nodes are untouched. Shapes this argument does not cover raise :class:`NotImplementedError`:
 paths other than one predicate (inverse, sequence, alternative, ``*``/``+``), recursive shapes, SHACL-SPARQL
 constraints left to pySHACL (they may read anything), ``sh:targetNode``/``sh:targetObjectsOf``/``sh:target`` (their
-focus nodes need not be subjects) and SHACL rules. ``tests/test_chunkshacl.py`` checks the findings equal pySHACL's
+focus nodes need not be subjects) and SHACL rules. ``tests/test_streambuild.py`` checks the findings equal pySHACL's
 on the whole graph for every shape fixture and for the shipped and generated data.
 """
 
@@ -31,7 +32,7 @@ from pyshacl.shape import Shape
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SH
 
-from .sparqlshapes import _rdflib
+from .sparqlshapes import _oxigraph, _rdflib
 
 LIST_SHAPES = (SH["and"], SH["or"], SH.xone)
 UNBOUNDED_TARGETS = (SH.targetNode, SH.targetObjectsOf, SH.target)
@@ -134,14 +135,6 @@ def _narrowed() -> Iterator[set]:
         Shape.focus_nodes = original
 
 
-def _ox(term):
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    return None
-
-
 def _described(store: ox.Store, graph: ox.NamedNode, subjects: list) -> tuple[list, list]:
     triples = [(_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object))
                for s in subjects for q in store.quads_for_pattern(s, None, None, graph)]
@@ -174,7 +167,7 @@ def chunk_graph(store: ox.Store, graph: ox.NamedNode, subjects: list, triples: l
         for node in frontier:
             for p in ([None] if wanted is ALL else sorted(wanted)):
                 pattern = None if p is None else ox.NamedNode(str(p))
-                for q in store.quads_for_pattern(_ox(node), pattern, None, graph):
+                for q in store.quads_for_pattern(_oxigraph(node), pattern, None, graph):
                     follow(level, node, _rdflib(q.predicate), _rdflib(q.object), nxt)
         frontier = nxt
     return g

@@ -27,7 +27,7 @@ from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
 from .namespaces import BASE
-from .reason import InconsistencyError, Reasoned, clean
+from .reason import InconsistencyError, Reasoned, aliases, clean
 
 R = "urn:gaistd:rule:"
 T = ox.NamedNode(R + "tbox")
@@ -154,18 +154,48 @@ def _chain_rule(n: int) -> str:
             f"<{R}len> {n} }} {path} }}")
 
 
-def reason_fast(ontology: Graph, data: Graph, max_rounds: int = 100) -> Reasoned:
+def _closed_tbox(ontology: Graph, data) -> tuple[Graph, str, list[int]]:
+    """The ontology plus the data's schema triples, closed, and its rule tables (see ``_rule_tables``). ``data`` is an
+    rdflib graph or a ``StoreGraph``. Raises NotImplementedError when this engine does not handle the graphs."""
     schema = Graph()
     for t in ontology:
         schema.add(t)
-    for t in data:
-        if t[1] in SCHEMA_PREDICATES or (t[1] == RDF.type and t[2] in (OWL.Class, OWL.Restriction)):
+    for p in SCHEMA_PREDICATES:
+        for t in data.triples((None, p, None)):
+            schema.add(t)
+    for c in (OWL.Class, OWL.Restriction):
+        for t in data.triples((None, RDF.type, c)):
             schema.add(t)
     why = supported(schema, data)
     if why:
         raise NotImplementedError(f"the fast reasoner does not handle this graph ({why}); use owlrl")
     tbox = tbox_closure(schema)
-    tables, lengths = _rule_tables(tbox)
+    return (tbox, *_rule_tables(tbox))
+
+
+def _check_disjointness(store: ox.Store, reported) -> None:
+    """cax-dw/cax-adc over the closure in ``store``: raise InconsistencyError naming each clash whose resource
+    ``reported(x)`` (blank nodes, ours or skolemised, are not named)."""
+    clashes = [(s["x"], s["a"], s["b"]) for s in store.query(
+        f"SELECT DISTINCT ?x ?a ?b WHERE {{ GRAPH <{T.value}> {{ ?a <{R}dw> ?b }} ?x a ?a . ?x a ?b }}")]
+    if clashes:
+        from .validate import short
+
+        raise InconsistencyError(sorted(
+            f"{short(URIRef(x.value))} is both a {short(URIRef(a.value))} and a {short(URIRef(b.value))}, "
+            "which the ontology declares disjoint" for x, a, b in clashes if reported(x)))
+
+
+def _without_skolem_objects(triples) -> Graph:
+    keep = Graph()
+    for t in triples:
+        if not (isinstance(t[2], URIRef) and str(t[2]).startswith(SKOLEM)):
+            keep.add(t)
+    return keep
+
+
+def reason_fast(ontology: Graph, data: Graph, max_rounds: int = 100) -> Reasoned:
+    tbox, tables, lengths = _closed_tbox(ontology, data)
 
     store = ox.Store()
     store.bulk_load(tables.encode("utf-8"), ox.RdfFormat.N_TRIPLES, to_graph=T)
@@ -184,16 +214,7 @@ def reason_fast(ontology: Graph, data: Graph, max_rounds: int = 100) -> Reasoned
         if now == size:
             break
         size = now
-    clashes = [
-        (s["x"], s["a"], s["b"]) for s in store.query(
-            f"SELECT DISTINCT ?x ?a ?b WHERE {{ GRAPH <{T.value}> {{ ?a <{R}dw> ?b }} ?x a ?a . ?x a ?b }}")
-    ]
-    if clashes:
-        from .validate import short
-
-        raise InconsistencyError(sorted(
-            f"{short(URIRef(x.value))} is both a {short(URIRef(a.value))} and a {short(URIRef(b.value))}, "
-            "which the ontology declares disjoint" for x, a, b in clashes if isinstance(x, ox.NamedNode)))
+    _check_disjointness(store, lambda x: isinstance(x, ox.NamedNode))
 
     out = io.BytesIO()
     ox.serialize(store.quads_for_pattern(None, None, None, ox.DefaultGraph()), out, ox.RdfFormat.N_QUADS)
@@ -201,12 +222,7 @@ def reason_fast(ontology: Graph, data: Graph, max_rounds: int = 100) -> Reasoned
     closure.parse(data=out.getvalue(), format="nt")
     for t in tbox:
         closure.add(t)
-    keep = Graph()
-    for t in closure:
-        if isinstance(t[2], URIRef) and str(t[2]).startswith(SKOLEM):
-            continue
-        keep.add(t)
-    inferred = clean(keep, ontology, data)
+    inferred = clean(_without_skolem_objects(closure), ontology, data)
     return Reasoned(inferred=inferred, closure_size=len(closure))
 
 
@@ -222,9 +238,9 @@ class StoreGraph:
         self.store, self.graph = store, graph
 
     def triples(self, pattern):
-        from .sparqlshapes import _rdflib
+        from .sparqlshapes import _oxigraph, _rdflib
 
-        s, p, o = (_to_ox(t) for t in pattern)
+        s, p, o = (_oxigraph(t) for t in pattern)
         if any(t is False for t in (s, p, o)) or isinstance(s, ox.Literal) or (p is not None and not isinstance(p, ox.NamedNode)):
             return
         for q in self.store.quads_for_pattern(s, p, o, self.graph):
@@ -241,23 +257,6 @@ class StoreGraph:
 
     def objects(self, s=None, p=None):
         return (o for _, _, o in self.triples((s, p, None)))
-
-
-def _to_ox(term):
-    """rdflib → pyoxigraph for a pattern position: None stays a wildcard; False means "matches nothing"."""
-    from rdflib import Literal
-
-    if term is None:
-        return None
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype))) if term.datatype else ox.Literal(str(term))
-    return False
 
 
 def _as_construct(rule: str) -> str:
@@ -312,25 +311,11 @@ def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int =
     import shutil
 
     from .namespaces import GRAPH
-    from .reason import clean
 
     data_node = ox.NamedNode(str(GRAPH["data"]))
     inferred_node = ox.NamedNode(str(GRAPH["inferred"]))
     data = StoreGraph(store, data_node)
-    schema = Graph()
-    for t in ontology:
-        schema.add(t)
-    for p in SCHEMA_PREDICATES:
-        for t in data.triples((None, p, None)):
-            schema.add(t)
-    for c in (OWL.Class, OWL.Restriction):
-        for t in data.triples((None, RDF.type, c)):
-            schema.add(t)
-    why = supported(schema, data)
-    if why:
-        raise NotImplementedError(f"the fast reasoner does not handle this graph ({why}); use owlrl")
-    tbox = tbox_closure(schema)
-    tables, lengths = _rule_tables(tbox)
+    tbox, tables, lengths = _closed_tbox(ontology, data)
 
     work = Path(work)
     shutil.rmtree(work, ignore_errors=True)
@@ -371,28 +356,14 @@ def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int =
                 break
             delta = into
             derived.append(into)
-        clashes = [(s["x"], s["a"], s["b"]) for s in w.query(
-            f"SELECT DISTINCT ?x ?a ?b WHERE {{ GRAPH <{T.value}> {{ ?a <{R}dw> ?b }} ?x a ?a . ?x a ?b }}")]
-        if clashes:
-            from .validate import short
-
-            raise InconsistencyError(sorted(
-                f"{short(URIRef(x.value))} is both a {short(URIRef(a.value))} and a {short(URIRef(b.value))}, "
-                "which the ontology declares disjoint" for x, a, b in clashes
-                if not x.value.startswith(DATA_SKOLEM)))
-        aliases = {o for s, o in data.subject_objects(OWL.sameAs) if str(s).startswith(BASE) and not str(o).startswith(BASE)}
-        aliases |= {s for s, o in data.subject_objects(OWL.sameAs) if str(o).startswith(BASE) and not str(s).startswith(BASE)}
-        w.query(_clean_query(aliases, derived)).serialize(str(new), ox.RdfFormat.N_TRIPLES)
+        _check_disjointness(w, lambda x: not x.value.startswith(DATA_SKOLEM))
+        w.query(_clean_query(aliases(data), derived)).serialize(str(new), ox.RdfFormat.N_TRIPLES)
         if new.stat().st_size:
             store.bulk_load(path=str(new), format=ox.RdfFormat.N_TRIPLES, to_graph=inferred_node)
         del w
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    keep = Graph()
-    for t in tbox:
-        if not (isinstance(t[2], URIRef) and str(t[2]).startswith(SKOLEM)):
-            keep.add(t)
-    tbox_part = clean(keep, ontology, data)
+    tbox_part = clean(_without_skolem_objects(tbox), ontology, data)
     if len(tbox_part):
         store.bulk_load(tbox_part.serialize(format="nt", encoding="utf-8"), ox.RdfFormat.N_TRIPLES,
                         to_graph=inferred_node)

@@ -95,15 +95,20 @@ def reason(ontology: Graph, data: Graph) -> Reasoned:
     return Reasoned(inferred=clean(closure, ontology, data), closure_size=len(closure))
 
 
+def aliases(data) -> set:
+    """External IRIs declared owl:sameAs one of ours (Wikidata links): owlrl copies every fact onto them; a copy
+    that only swaps our IRI for its alias is not a new statement."""
+    out = {o for s, o in data.subject_objects(OWL.sameAs) if str(s).startswith(BASE) and not str(o).startswith(BASE)}
+    out |= {s for s, o in data.subject_objects(OWL.sameAs) if str(o).startswith(BASE) and not str(s).startswith(BASE)}
+    return out
+
+
 def clean(closure: Graph, ontology: Graph, data: Graph) -> Graph:
     """What the closure adds to ontology + data, without the noise described in the module docstring."""
-    # External IRIs declared owl:sameAs one of ours (Wikidata links): owlrl copies every fact onto them; a copy
-    # that only swaps our IRI for its alias is not a new statement.
-    aliases = {o for s, o in data.subject_objects(OWL.sameAs) if str(s).startswith(BASE) and not str(o).startswith(BASE)}
-    aliases |= {s for s, o in data.subject_objects(OWL.sameAs) if str(o).startswith(BASE) and not str(s).startswith(BASE)}
+    external = aliases(data)
     inferred = bind_prefixes(Graph())
     for t in closure:
-        if t in ontology or t in data or _is_noise(*t) or t[2] in aliases:
+        if t in ontology or t in data or _is_noise(*t) or t[2] in external:
             continue
         inferred.add(t)
     return inferred

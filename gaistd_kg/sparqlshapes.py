@@ -89,6 +89,22 @@ def _rdflib(term):
     return Literal(term.value, datatype=None if dt == str(XSD.string) else URIRef(dt))
 
 
+def _oxigraph(term):
+    """rdflib → pyoxigraph (the inverse of ``_rdflib``), for a pattern position: None stays a wildcard; False means
+    "matches nothing"."""
+    if term is None:
+        return None
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype))) if term.datatype else ox.Literal(str(term))
+    return False
+
+
 def _fill(message: Literal, row: dict) -> Literal:
     def value(m):
         term = row.get(m.group(1))

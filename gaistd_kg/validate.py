@@ -105,8 +105,7 @@ def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
              subject_files: dict[URIRef, list[Path]] | None = None, checks: Path | None = None) -> ValidationResult:
     """Validate ``data`` (with the ontology's class hierarchy available) against ``shapes``, then run the
     query-based checks. SHACL-SPARQL constraints of targeted shapes run in Oxigraph (see sparqlshapes)."""
-    from .checks import run_checks
-    from .sparqlshapes import evaluate, split
+    from .sparqlshapes import split
     from .store import store_from_graphs
 
     core, constraints = split(shapes)
@@ -122,13 +121,22 @@ def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
         )
     ontology = ontology if ontology is not None else Graph()
     store = store_from_graphs({"data": data, "ontology": ontology})
+    return _complete(store, constraints, bool(conforms), report, shapes, subject_files, checks)
+
+
+def _complete(store, constraints, conforms: bool, report: Graph, shapes: Graph, subject_files,
+              checks: Path | None) -> ValidationResult:
+    """pySHACL's report plus the SHACL-SPARQL constraints and the query-based checks, run on ``store`` (data and
+    ontology graphs), as findings."""
+    from .checks import run_checks
+    from .sparqlshapes import evaluate
+
     if evaluate(store, constraints, report):
         conforms = False
     findings = report_findings(report, shapes, subject_files)
-    extra = run_checks(data, ontology, subject_files, store=store,
-                       **({"folder": checks} if checks is not None else {}))
+    extra = run_checks(None, None, subject_files, store=store, **({"folder": checks} if checks is not None else {}))
     findings += extra
-    return ValidationResult(conforms=bool(conforms) and not extra, findings=findings, report_graph=report)
+    return ValidationResult(conforms=conforms and not extra, findings=findings, report_graph=report)
 
 
 def report_findings(report: Graph, shapes: Graph, subject_files=None) -> list[Finding]:
@@ -163,17 +171,11 @@ def validate_store(store, shapes: Graph, ontology: Graph, subject_files=None, ch
     findings, with pySHACL run chunk by chunk (see chunkshacl) so the data never has to fit in one rdflib graph."""
     import pyoxigraph as ox
 
-    from .checks import run_checks
     from .chunkshacl import validate_chunked
     from .namespaces import GRAPH
-    from .sparqlshapes import evaluate, split
+    from .sparqlshapes import split
 
     core, constraints = split(shapes)
     conforms, report = validate_chunked(store, ox.NamedNode(str(GRAPH["data"])), core, ontology, size=chunk, say=say,
-                                          path=path, workers=workers)
-    if evaluate(store, constraints, report):
-        conforms = False
-    findings = report_findings(report, shapes, subject_files)
-    extra = run_checks(None, None, subject_files, store=store, **({"folder": checks} if checks is not None else {}))
-    findings += extra
-    return ValidationResult(conforms=bool(conforms) and not extra, findings=findings, report_graph=report)
+                                        path=path, workers=workers)
+    return _complete(store, constraints, bool(conforms), report, shapes, subject_files, checks)
