@@ -1,0 +1,116 @@
+"""The evidence gate and the provenance checks (queries/checks/evidence-*-violation.rq,
+fact-provenance-violation.rq): what a researcher cannot cite is refused, every page is classed, every date and
+status names its page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import Graph, Namespace, URIRef
+from rdflib.namespace import RDF
+
+from gaistd_kg.checks import run_checks
+from gaistd_kg.load import find_inputs, load, parse_file
+from gaistd_kg.namespaces import GAISTD, ONTOLOGY_FILE, ROOT
+
+FIXTURES = Path(__file__).parent / "fixtures" / "checks"
+DENYLIST = ROOT / "data" / "reference" / "evidence-denylist.ttl"
+EX = Namespace("https://example.org/")
+DENIED = "evidence-denied-violation.rq"
+
+
+def _findings(data: Graph, check: str):
+    ontology = parse_file(ONTOLOGY_FILE)
+    return [f for f in run_checks(data, ontology) if f.shape.endswith(check)]
+
+
+def _deny_entries() -> list[tuple[str, str]]:
+    g = parse_file(DENYLIST)
+    return sorted((str(h), str(g.value(r, GAISTD.denialReason))) for r, h in g.subject_objects(GAISTD.deniedHost))
+
+
+def test_deny_list_entries_are_hosts_with_reasons():
+    """Every entry is a lower-case host name (no scheme, path or port) with a reason; none is listed twice."""
+    entries = _deny_entries()
+    assert len(entries) >= 50
+    hosts = [h for h, _ in entries]
+    assert len(hosts) == len(set(hosts))
+    for host, why in entries:
+        assert host == host.lower() and "/" not in host and ":" not in host and "." in host, host
+        assert why and why != "None", host
+
+
+@pytest.mark.parametrize("host,why", _deny_entries(), ids=[h for h, _ in _deny_entries()])
+def test_deny_list_entry_refuses_its_host_and_sub_domains(host, why):
+    """A page on a denied host, or on any sub-domain of it, is refused with the entry's reason; a host that merely
+    ends with the same letters (not-<host>) is not."""
+    data = parse_file(DENYLIST)
+    data.add((EX.a, RDF.type, GAISTD.Guideline))
+    data.add((EX.a, URIRef("http://purl.org/dc/terms/source"), URIRef(f"https://{host}/page.html")))
+    data.add((EX.b, RDF.type, GAISTD.Guideline))
+    data.add((EX.b, URIRef("http://purl.org/dc/terms/source"), URIRef(f"https://sub.{host}/page.html")))
+    data.add((EX.c, RDF.type, GAISTD.Guideline))
+    data.add((EX.c, URIRef("http://purl.org/dc/terms/source"), URIRef(f"https://not-{host}/page.html")))
+    got = {f.focus: f.message for f in _findings(data, DENIED)}
+    assert set(got) == {"<https://example.org/a>", "<https://example.org/b>"}
+    assert all(host in m and why in m for m in got.values())
+
+
+def test_gate_rules_refuse_and_accept_as_the_fixture_says():
+    """IP hosts, non-http schemes, known sites' names on other domains, and tracking parameters are refused, on
+    dcterms:source, per-fact sources and the official record alike; ordinary official, repository and encyclopaedia
+    pages and query strings without trackers pass (tests/fixtures/checks/evidence-gate.ttl says which)."""
+    data = parse_file(FIXTURES / "evidence-gate.ttl") + parse_file(DENYLIST)
+    expected = {str(s): str(o) for s, o in data.subject_objects(EX.expect)}
+    refused = {f.focus.strip("<>") for f in _findings(data, DENIED)}
+    assert {s for s, e in expected.items() if e == "refused"} == refused
+    assert not refused & {s for s, e in expected.items() if e == "accepted"}
+
+
+def _doc(extra: str) -> Graph:
+    g = Graph()
+    g.parse(data="""
+        @prefix gaistd: <https://w3id.org/gaistd/ontology#> . @prefix gevc: <https://w3id.org/gaistd/id/evidence-class/> .
+        @prefix dcterms: <http://purl.org/dc/terms/> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+        @prefix ex: <https://example.org/> .
+        """ + extra, format="turtle")
+    return g
+
+
+def test_every_cited_page_must_be_a_classed_evidence_page():
+    """A cited page with no EvidencePage description, or with two classes, is a violation; a described one with a
+    class and a publisher is not, and the founding paper's gsrc: IRI needs no description."""
+    data = _doc("""
+        ex:a a gaistd:Guideline ; dcterms:source <https://undescribed.example/>, <https://two.example/>,
+            <https://good.example/>, <https://w3id.org/gaistd/id/source/zheng-2025> .
+        <https://two.example/> a gaistd:EvidencePage ; gaistd:evidenceClass gevc:official, gevc:other ; dcterms:publisher "X" .
+        <https://good.example/> a gaistd:EvidencePage ; gaistd:evidenceClass gevc:secondary ; dcterms:publisher "Y" .
+    """)
+    got = {f.value for f in _findings(data, "evidence-unclassified-violation.rq")}
+    assert got == {"https://undescribed.example/", "https://two.example/"}
+
+
+def test_every_date_and_status_names_its_page():
+    """A date or status without its per-fact source property is a violation naming the property to add; a per-fact
+    source that is not among the record's dcterms:source pages is a violation too."""
+    data = _doc("""
+        ex:a a gaistd:Guideline ; dcterms:issued "2025-02-28"^^xsd:date ; gaistd:effectiveDate "2025-09-01"^^xsd:date ;
+            gaistd:effectiveDateSource <https://p.example/> ; dcterms:source <https://p.example/> ;
+            gaistd:statusSource <https://q.example/> ; gaistd:status ex:published .
+    """)
+    got = {(f.focus, f.value, f.message.split(":")[0]) for f in _findings(data, "fact-provenance-violation.rq")}
+    messages = [f.message for f in _findings(data, "fact-provenance-violation.rq")]
+    assert {(focus, value) for focus, value, _ in got} == {
+        ("<https://example.org/a>", "2025-02-28"), ("<https://example.org/a>", "https://q.example/")}
+    assert any("gaistd:issuedSource" in m for m in messages)
+
+
+def test_shipped_data_passes_the_gate():
+    """No page in the catalogue is refused, unclassed, or missing from a fact it supports."""
+    loaded = load(find_inputs())
+    findings = [f for f in run_checks(loaded.data, loaded.ontology, loaded.subject_files)
+                if "evidence" in f.shape or "provenance" in f.shape]
+    assert not findings, "\n".join(f.line() for f in findings[:40])
+
+
