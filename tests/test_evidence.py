@@ -114,3 +114,33 @@ def test_shipped_data_passes_the_gate():
     assert not findings, "\n".join(f.line() for f in findings[:40])
 
 
+
+
+def test_every_report_comparison_names_its_scope():
+    """Each table of the report says, in its description, the scope (docs/scope.md) its counts rest on."""
+    from gaistd_kg.report import QUERY_DIR, query_comment
+
+    files = sorted(QUERY_DIR.glob("*.rq"))
+    assert files
+    for f in files:
+        assert "docs/scope.md" in query_comment(f.read_text(encoding="utf-8")), f.name
+
+
+def test_stats_count_documents_per_jurisdiction_and_scope_and_evidence_per_class():
+    """`gaistd stats` prints documents per jurisdiction, per scope category (and both), and evidence pages per class."""
+    from gaistd_kg.stats import stats
+    from gaistd_kg.store import store_from_graphs
+
+    data = parse_file(ROOT / "data" / "reference" / "evidence-and-scope.ttl") + _doc("""
+        @prefix skos: <http://www.w3.org/2004/02/skos/core#> . @prefix gscope: <https://w3id.org/gaistd/id/scope/> .
+        ex:j a gaistd:Jurisdiction ; skos:prefLabel "Atlantis"@en .
+        ex:a a gaistd:NormativeDocument ; gaistd:jurisdiction ex:j ; gaistd:scopeCategory gscope:horizontal ;
+            dcterms:source <https://p.example/> .
+        ex:b a gaistd:NormativeDocument ; gaistd:jurisdiction ex:j ; gaistd:scopeCategory gscope:genai-specific .
+        <https://p.example/> a gaistd:EvidencePage ; gaistd:evidenceClass gevc:official ; dcterms:publisher "P" .
+    """)
+    got = dict(stats(store_from_graphs({"data": data, "ontology": parse_file(ONTOLOGY_FILE)})))
+    assert got["Documents per jurisdiction"] == [("Atlantis", 2)]
+    assert sorted(got["Documents per scope category (docs/scope.md)"]) == [("generative-AI-specific", 1), ("horizontal", 1)]
+    assert ("Atlantis / horizontal", 1) in got["Documents per jurisdiction and scope category"]
+    assert got["Evidence pages per class"] == [("official", 1)]
