@@ -144,3 +144,38 @@ def test_stats_count_documents_per_jurisdiction_and_scope_and_evidence_per_class
     assert sorted(got["Documents per scope category (docs/scope.md)"]) == [("generative-AI-specific", 1), ("horizontal", 1)]
     assert ("Atlantis / horizontal", 1) in got["Documents per jurisdiction and scope category"]
     assert got["Evidence pages per class"] == [("official", 1)]
+
+
+def test_document_page_shows_each_date_and_status_beside_its_page_and_class(tmp_path):
+    """A document's page lists its dates and status, each with the page that states it and that page's evidence
+    class, and every cited page with its class; a date with no per-fact source says so."""
+    from conftest import _close_app, make_build
+
+    from gaistd_kg.web import create_app
+
+    data = _doc("""
+        ex:doc a gaistd:NationalStandard ; dcterms:title "A standard"@en ;
+            dcterms:issued "2025-02-28"^^xsd:date ; gaistd:issuedSource <https://std.example/record> ;
+            gaistd:effectiveDate "2025-09-01"^^xsd:date ;
+            gaistd:status ex:published ; gaistd:statusSource <https://news.example/item> ;
+            dcterms:source <https://std.example/record> , <https://news.example/item> .
+        <https://std.example/record> a gaistd:EvidencePage ; gaistd:evidenceClass gevc:official ; dcterms:publisher "S" .
+        <https://news.example/item> a gaistd:EvidencePage ; gaistd:evidenceClass gevc:secondary ; dcterms:publisher "N" .
+    """)
+    build = make_build(tmp_path, {"data": data, "ontology": parse_file(ONTOLOGY_FILE), "inferred": Graph(),
+                                  "meta": Graph()})
+    app = create_app({"BUILD_DIR": str(build), "TESTING": True, "BASE_IRI": "https://example.org/"})
+    try:
+        html = app.test_client().get("/doc", headers={"Accept": "text/html"}).get_data(as_text=True)
+    finally:
+        _close_app(app)
+    dated = html.split('<section class="dated">', 1)[1].split("</section>", 1)[0]
+    rows = dated.split("<tr")[1:]
+    issued = next(r for r in rows if "2025-02-28" in r)
+    assert "https://std.example/record" in issued and "evidence-official" in issued
+    status = next(r for r in rows if "published" in r)
+    assert "https://news.example/item" in status and "evidence-secondary" in status
+    effective = next(r for r in rows if "2025-09-01" in r)
+    assert "no page given" in effective
+    sources = html.split('<section class="sources">', 1)[1].split("</section>", 1)[0]
+    assert sources.count("evidence-class") == 2
