@@ -15,7 +15,7 @@ import owlrl
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 
-from .namespaces import BASE, bind_prefixes
+from gaistd_kg.iris import BASE, bind_prefixes
 
 ERRNS = URIRef("http://www.daml.org/2002/03/agents/agent-ont#ErrorMessage")
 VOCABULARIES = tuple(str(ns) for ns in (RDF, RDFS, OWL, XSD, SKOS)) + (

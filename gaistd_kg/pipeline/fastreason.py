@@ -26,7 +26,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
-from .namespaces import BASE
+from gaistd_kg.iris import BASE
 from .reason import InconsistencyError, Reasoned, aliases, clean
 
 R = "urn:gaistd:rule:"
@@ -282,7 +282,7 @@ def _clean_query(aliases: set, derived: list) -> str:
     """:func:`reason.clean` as a query over what the rules derived (the graphs in ``derived``, one per round): the
     rules only add a triple the closure lacks, and the closure starts as the data, so none of them is a data triple
     and the data (most of the closure) need not be read again; the ontology, not in the closure, still may be."""
-    from .namespaces import GRAPH
+    from gaistd_kg.iris import GRAPH
     from .reason import ERRNS, REFLEXIVE, SCHEMA_TRIVIA, TRIVIAL_OBJECTS, TRIVIAL_TYPES
 
     def iris(terms) -> str:
@@ -310,7 +310,7 @@ def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int =
     :func:`reason_fast`'s (and so to owlrl's)."""
     import shutil
 
-    from .namespaces import GRAPH
+    from gaistd_kg.iris import GRAPH
 
     data_node = ox.NamedNode(str(GRAPH["data"]))
     inferred_node = ox.NamedNode(str(GRAPH["inferred"]))

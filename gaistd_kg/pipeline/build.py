@@ -16,12 +16,12 @@ from typing import Callable, Iterator
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, VOID, XSD
 
-from . import __version__
+from gaistd_kg import __version__
 from .load import Inputs, digest, find_inputs, load
-from .namespaces import BASE, GRAPH, ROOT, bind_prefixes
+from gaistd_kg.iris import BASE, GRAPH, ROOT, bind_prefixes
 from .fastreason import reason_fast
 from .reason import reason
-from .store import DEFAULT_BUILD_DIR, current_manifest, write_store
+from gaistd_kg.store import DEFAULT_BUILD_DIR, current_manifest, write_store
 from .validate import ValidationResult, validate
 
 Progress = Callable[[str], None]

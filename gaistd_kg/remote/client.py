@@ -1,6 +1,6 @@
 """Queries against a remote SPARQL store that ``gaistd push`` filled: same safety rules, same answers as local.
 
-Layout in the remote store (written by ``gaistd_kg.push``):
+Layout in the remote store (written by ``gaistd_kg.remote.push``):
 
 * each push writes the four named graphs under fresh, never-modified names,
   ``https://w3id.org/gaistd/graph/<version>/<name>`` (``<version>`` = ``<build-id>-<UTC time>``);
@@ -17,7 +17,7 @@ text inside strings) are mapped to the version's names, the protocol dataset is 
 graph = their union, as on our own server), and graph IRIs in the answer are mapped back. An IRI written inside a
 string literal (``STR(?g) = "…/graph/data"``) is not mapped.
 
-Safety rules, as for local queries (``gaistd_kg.query``): ``check_query`` (no SPARQL Update, SERVICE only to
+Safety rules, as for local queries (``gaistd_kg.query.engine``): ``check_query`` (no SPARQL Update, SERVICE only to
 allow-listed endpoints), the query must parse as standard SPARQL (pyoxigraph, on an empty store: vendor syntax such as
 Virtuoso's ``DEFINE`` never reaches the remote), ``FROM``/``FROM NAMED`` may name only our graphs, calls to functions
 outside the XSD / XPath namespaces are refused (a store's own built-ins, e.g. Virtuoso's ``bif:``, may read files or
@@ -40,10 +40,10 @@ from typing import Iterator, Mapping
 
 import pyoxigraph as ox
 
-from . import query as q
-from . import sparqltext as st
-from .formats import GRAPH as GRAPH_KIND
-from .formats import TABULAR
+from gaistd_kg.query import engine as q
+from gaistd_kg.query import sparqltext as st
+from gaistd_kg.formats import GRAPH as GRAPH_KIND
+from gaistd_kg.formats import TABULAR
 
 GRAPH_BASE = "https://w3id.org/gaistd/graph/"
 GRAPH_NAMES = ("ontology", "data", "inferred", "meta")

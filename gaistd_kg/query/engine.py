@@ -24,8 +24,8 @@ The rules, each pinned by a test in ``tests/test_query.py``:
   stops, and ``check_query`` / ``check_update`` refuse nesting deeper than ``MAX_NESTING`` outright.
 * **Syntax errors** come back as ``QuerySyntaxError`` with pyoxigraph's own message and its line and column.
 
-``gaistd_kg.sparqltext`` reads and checks the text (``check_query``, ``check_update``; re-exported here), this module
-runs one query (``execute``); ``gaistd_kg.querypool`` runs them in
+``gaistd_kg.query.sparqltext`` reads and checks the text (``check_query``, ``check_update``; re-exported here), this module
+runs one query (``execute``); ``gaistd_kg.query.pool`` runs them in
 worker processes under the deadline (``QueryPool``, also reachable as ``query.QueryPool``). Results are serialised in
 the worker (pyoxigraph's writers), so only bytes cross the process boundary. Both modules must stay importable
 without rdflib: they are what each worker process imports.
@@ -41,8 +41,8 @@ from typing import Mapping
 
 import pyoxigraph as ox
 
-from . import formats
-from .formats import GRAPH, TABULAR, Format
+from gaistd_kg import formats
+from gaistd_kg.formats import GRAPH, TABULAR, Format
 
 # A capped SPARQL JSON/XML answer carries this in head "link" (the only extension point those formats allow):
 # a tag: URI, minted without registration (RFC 4151), that says the answer was cut at N rows.
@@ -51,7 +51,7 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_ROW_LIMIT = 10000
 
 
-# What a query says and whether it may run (and the errors): see gaistd_kg.sparqltext, re-exported here.
+# What a query says and whether it may run (and the errors): see gaistd_kg.query.sparqltext, re-exported here.
 from .sparqltext import (FORMS, MAX_NESTING, UPDATE_KEYWORDS, QueryError, QueryInfo,  # noqa: F401 - re-exported
                          QueryMemoryExceeded, QueryRefused, QuerySyntaxError, QueryTimeout, QueryUnavailable,
                          check_dataset, check_query, check_update, inspect, mentioned_iris, tokens, with_using)
@@ -277,7 +277,7 @@ def _html_term(term) -> str:
 def __getattr__(name: str):
     # The pool lives in querypool (which imports this module); query.QueryPool keeps working for callers.
     if name in ("QueryPool", "pool_for_build", "deny_network"):
-        from . import querypool
+        from . import pool as querypool
 
         return getattr(querypool, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,9 @@
 """Coverage and gap analysis: the report's tables, each the answer of one query of ``queries/report/``, and the files
 ``gaistd report`` writes (HTML that works offline, Markdown, and every table as CSV and JSON).
 
-The tables come straight from SPARQL; the paper's findings are judged from them in :mod:`gaistd_kg.report_findings`,
-the charts drawn from them in :mod:`gaistd_kg.report_charts` (a chart's data is its table's rows, unchanged), the
-pages rendered in :mod:`gaistd_kg.report_render`.
+The tables come straight from SPARQL; the paper's findings are judged from them in :mod:`gaistd_kg.views.report_findings`,
+the charts drawn from them in :mod:`gaistd_kg.views.report_charts` (a chart's data is its table's rows, unchanged), the
+pages rendered in :mod:`gaistd_kg.views.report_render`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from .namespaces import ROOT
+from gaistd_kg.iris import ROOT
 
 QUERY_DIR = ROOT / "queries" / "report"
 XSD = "http://www.w3.org/2001/XMLSchema#"

@@ -10,9 +10,9 @@ from typing import IO
 
 import pyoxigraph as ox
 
-from . import formats
-from .namespaces import PREFIXES, sparql_prologue
-from .query import check_query, execute
+from gaistd_kg import formats
+from gaistd_kg.iris import PREFIXES, sparql_prologue
+from gaistd_kg.query.engine import check_query, execute
 
 NO_CAP = 10**12
 

@@ -29,7 +29,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, RDFS, SKOS, VOID, XSD
 
 from . import export
-from .namespaces import GRAPH, ID_BASE, ONTOLOGY_NS, PREFIXES, SD, bind_prefixes
+from gaistd_kg.iris import GRAPH, ID_BASE, ONTOLOGY_NS, PREFIXES, SD, bind_prefixes
 
 LABEL_PREDICATES = tuple(ox.NamedNode(str(p)) for p in (SKOS.prefLabel, RDFS.label, DCTERMS.title))
 RDF_TYPE = ox.NamedNode(str(RDF.type))

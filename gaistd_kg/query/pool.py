@@ -3,7 +3,7 @@
 A pyoxigraph query cannot be interrupted from its own thread, so ``QueryPool`` keeps ``size`` worker processes, each
 holding the store open read-only, and sends each query to an idle one over a pipe. Past the deadline the parent kills
 that worker (SIGKILL: its CPU is freed at once), starts a replacement and raises ``QueryTimeout``. Workers are plain
-``python -c`` subprocesses (fork+exec, safe from threaded servers; ``gaistd_kg.queryworker``), named ``gaistd-query``,
+``python -c`` subprocesses (fork+exec, safe from threaded servers; ``gaistd_kg.query.worker``), named ``gaistd-query``,
 exit when their parent dies, and, when no SERVICE endpoint is allowed, run without network access (``deny_network``).
 
 Bounded work, beyond the deadline: each worker has a data-memory limit (``limit_memory``; past it the query is
@@ -29,10 +29,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Mapping
 
-from .query import (DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, Dataset, QueryError, QueryInfo, QueryMemoryExceeded,
+from .engine import (DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, Dataset, QueryError, QueryInfo, QueryMemoryExceeded,
                     QueryRefused, QuerySyntaxError, QueryTimeout, QueryUnavailable, Result, check_query)
-from .queryworker import DEFAULT_MEMORY_LIMIT_MB, deny_network, limit_memory  # noqa: F401 - re-exported
-from .queryworker import main as _worker_main  # noqa: F401 - the old entry point, for servers started before the split
+from .worker import DEFAULT_MEMORY_LIMIT_MB, deny_network, limit_memory  # noqa: F401 - re-exported
+from .worker import main as _worker_main  # noqa: F401 - the old entry point, for servers started before the split
 
 LONG_QUERY_SECONDS = 0.1  # a query still running after this yields the CPU to short ones …
 LONG_QUERY_NICE = 10      # … by running at this nice value until it ends
@@ -120,7 +120,7 @@ class QueryPool:
         from_child_r, from_child_w = os.pipe()
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-c", "from gaistd_kg.queryworker import main; main()",
+                [sys.executable, "-c", "from gaistd_kg.query.worker import main; main()",
                  self.store_path, str(to_child_r), str(from_child_w), str(os.getpid())],
                 pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, close_fds=True)
         finally:
@@ -291,7 +291,7 @@ class QueryPool:
                           timeout_setting)
 
     def change(self, change: Mapping, timeout: float | None = None):
-        """Compute a write (``gaistd_kg.writes.transform``) in a worker: the same deadline, memory limit and network
+        """Compute a write (``gaistd_kg.pipeline.writes.transform``) in a worker: the same deadline, memory limit and network
         sandbox as a query. Returns its ``writes.Changed``; raises what ``run`` raises."""
         return self._call({"kind": "write", "change": dict(change)}, timeout)
 
@@ -362,7 +362,7 @@ atexit.register(_close_pools_at_exit)
 
 def pool_for_build(build_dir: str | os.PathLike, **options) -> QueryPool:
     """A pool on the build currently published in ``build_dir`` (resolved once, now). Raises store.StoreMissing."""
-    from .store import StoreMissing, current_path  # rdflib-importing module: parent side only
+    from gaistd_kg.store import StoreMissing, current_path  # rdflib-importing module: parent side only
 
     path = current_path(Path(build_dir))
     if path is None:

@@ -1,6 +1,6 @@
 """The query worker process: opens the store read-only and answers what its parent (``QueryPool``) sends over a pipe.
 
-Started as ``python -c "from gaistd_kg.queryworker import main; main()" <store> <read fd> <write fd> <parent pid>``.
+Started as ``python -c "from gaistd_kg.query.worker import main; main()" <store> <read fd> <write fd> <parent pid>``.
 Before it reads a request it limits its data memory (``limit_memory``), forbids itself the network when no SERVICE
 endpoint is allowed (``deny_network``), names itself ``gaistd-query`` and watches its parent (it exits when the parent
 dies). It answers on a thread with a large stack (``ENGINE_STACK_MB``): Oxigraph recurses per nesting level and per
@@ -20,7 +20,7 @@ from typing import Mapping
 
 import pyoxigraph as ox
 
-from .query import QueryError, QueryRefused, QuerySyntaxError, execute
+from .engine import QueryError, QueryRefused, QuerySyntaxError, execute
 
 DEFAULT_MEMORY_LIMIT_MB = 1024
 ENGINE_STACK_MB = 256  # the engine's thread stack: Oxigraph recurses per nesting level and per chained operator
@@ -150,7 +150,7 @@ def _answer_all(store: ox.Store, rx: Connection, tx: Connection, prefixes: Mappi
             return
         try:
             if req.get("kind") == "write":
-                from .writes import transform  # pyoxigraph only: the worker stays free of rdflib
+                from gaistd_kg.pipeline.writes import transform  # pyoxigraph only: the worker stays free of rdflib
 
                 res = transform(store, req["change"])
             else:

@@ -45,7 +45,7 @@ from typing import Iterator, Mapping
 
 import pyoxigraph as ox
 
-from .query import QueryError, QueryRefused, QuerySyntaxError, check_update, mentioned_iris, with_using
+from gaistd_kg.query.engine import QueryError, QueryRefused, QuerySyntaxError, check_update, mentioned_iris, with_using
 
 BASE = "https://w3id.org/gaistd/"
 GRAPH_BASE = BASE + "graph/"
@@ -252,7 +252,7 @@ def commit(build_dir: Path, pool, change: Mapping, who: str, what: str, *, shape
     the change applies to). ``shapes_dir`` None means: no SHACL shapes (tests of the protocol machinery only);
     ``checks_dir`` None: no duplicate checks. Raises WriteRejected, WriteBusy, and the QueryErrors of ``transform``.
     """
-    from .store import current_manifest, write_store
+    from gaistd_kg.store import current_manifest, write_store
 
     build_dir = Path(build_dir)
     timings: dict[str, float] = {}

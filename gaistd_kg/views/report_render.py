@@ -16,11 +16,11 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from .namespaces import BASE, PREFIXES
+from gaistd_kg.iris import BASE, PREFIXES
 from .report import SECTIONS, Report, Table
 from .report_charts import chart_spec
 
-WEB = Path(__file__).resolve().parent / "web"
+WEB = Path(__file__).resolve().parent.parent / "web"
 TEMPLATES = WEB / "templates"
 STATIC = WEB / "static" / "report"
 VENDOR_SCRIPTS = ("vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js")

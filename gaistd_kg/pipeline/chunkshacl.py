@@ -225,7 +225,7 @@ class _Workers:
         import subprocess
 
         self._pickle = pickle
-        self.procs = [subprocess.Popen([sys.executable, "-c", "from gaistd_kg.chunkshacl import _worker_main; "
+        self.procs = [subprocess.Popen([sys.executable, "-c", "from gaistd_kg.pipeline.chunkshacl import _worker_main; "
                                         "_worker_main()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
                       for _ in range(n)]
         self.idle: queue.Queue = queue.Queue()

@@ -29,9 +29,9 @@ from typing import Iterator, Mapping
 
 import pyoxigraph as ox
 
-from . import query as q
-from . import remote
-from .describe import MAX_INCOMING
+from gaistd_kg.query import engine as q
+from . import client as remote
+from gaistd_kg.views.describe import MAX_INCOMING
 
 BNODE_DEPTH = 4
 INCOMING_LIMIT = 4 * MAX_INCOMING + 1   # a page's incoming links in up to four graphs, and one more: it was cut

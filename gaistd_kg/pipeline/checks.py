@@ -12,8 +12,8 @@ import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
 from .load import display, locate
-from .namespaces import PREFIXES, ROOT
-from .store import store_from_graphs
+from gaistd_kg.iris import PREFIXES, ROOT
+from gaistd_kg.store import store_from_graphs
 from .validate import Finding, short
 
 CHECKS_DIR = ROOT / "queries" / "checks"

@@ -26,10 +26,10 @@ from typing import Callable
 import pyoxigraph as ox
 from rdflib import URIRef
 
-from . import __version__
+from gaistd_kg import __version__
 from .load import Inputs, LoadError, parse_files
-from .namespaces import GRAPH
-from .store import count_quads, load_graphs, new_staging, publish, union_count
+from gaistd_kg.iris import GRAPH
+from gaistd_kg.store import count_quads, load_graphs, new_staging, publish, union_count
 
 STREAM_ABOVE = 48 * 1024 * 1024  # bytes of data files
 VALIDATION_WORKERS = max(1, min(os.cpu_count() or 1, 4))  # processes validating chunks side by side

@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping
 
 import pyoxigraph as ox
 
-from .namespaces import GRAPH, PREFIXES
+from gaistd_kg.iris import GRAPH, PREFIXES
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 OWL, RDFS = "http://www.w3.org/2002/07/owl#", "http://www.w3.org/2000/01/rdf-schema#"
@@ -175,7 +175,7 @@ def as_store(store_or_graphs: Any) -> ox.Store:
     if hasattr(store_or_graphs, "store") and isinstance(store_or_graphs.store, ox.Store):
         return store_or_graphs.store  # an OpenStore
     if isinstance(store_or_graphs, Mapping):
-        from .store import store_from_graphs
+        from gaistd_kg.store import store_from_graphs
 
         return store_from_graphs(store_or_graphs)
     if hasattr(store_or_graphs, "quads_for_pattern") and hasattr(store_or_graphs, "query"):

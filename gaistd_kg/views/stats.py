@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from .namespaces import GRAPH, PREFIXES
-from .store import count_quads
+from gaistd_kg.iris import GRAPH, PREFIXES
+from gaistd_kg.store import count_quads
 
 QUERIES = {
     "Instances per class (asserted and inferred)": """

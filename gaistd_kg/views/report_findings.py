@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .namespaces import ID
+from gaistd_kg.iris import ID
 
 SUPPORTED, NOT_SUPPORTED, NOT_MEASURABLE = "supported", "not supported", "not measurable"
 VERDICT_ZH = {SUPPORTED: "支持", NOT_SUPPORTED: "不支持", NOT_MEASURABLE: "无法度量"}

@@ -1,4 +1,4 @@
-"""The OWL 2 RL rules :mod:`gaistd_kg.explain` walks backward: for a fact, every one-step derivation whose premises
+"""The OWL 2 RL rules :mod:`gaistd_kg.views.explain` walks backward: for a fact, every one-step derivation whose premises
 hold in the store, each with the axiom it uses.
 
 Axioms are read from the ontology graph; premises are looked for in the union of asserted and inferred facts, so a

@@ -1,6 +1,6 @@
 """``gaistd push``: load the built dataset into a SPARQL 1.1 Graph Store HTTP Protocol endpoint, switched atomically.
 
-Readers of the remote store never see a mix of two builds (the layout is described in ``gaistd_kg.remote``):
+Readers of the remote store never see a mix of two builds (the layout is described in ``gaistd_kg.remote.client``):
 
 1. each of the four named graphs is PUT under a new name, ``https://w3id.org/gaistd/graph/<version>/<name>``, where
    ``<version>`` is ``<build-id>-<UTC time>``: nothing a reader uses is touched while the upload runs;
@@ -28,9 +28,9 @@ from typing import Callable
 
 import pyoxigraph as ox
 
-from .remote import (DATASET, DCTERMS, GRAPH_BASE, GRAPH_NAMES, JSON_RESULTS, POINTER_GRAPH, Client, HttpError,
+from .client import (DATASET, DCTERMS, GRAPH_BASE, GRAPH_NAMES, JSON_RESULTS, POINTER_GRAPH, Client, HttpError,
                      Pointer, _get, read_pointer, versioned)
-from .store import open_store
+from gaistd_kg.store import open_store
 
 Progress = Callable[[str], None]
 KEEP_PREVIOUS = 1

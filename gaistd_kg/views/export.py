@@ -7,7 +7,7 @@ from typing import IO, Iterable
 
 import pyoxigraph as ox
 
-from .namespaces import GRAPH, PREFIXES
+from gaistd_kg.iris import GRAPH, PREFIXES
 
 # name -> (pyoxigraph format, keeps graph names, media type, extension)
 EXPORT_FORMATS: dict[str, tuple[ox.RdfFormat, bool, str, str]] = {

@@ -14,12 +14,13 @@ from typing import Iterable
 from rdflib import Graph, URIRef
 from rdflib.exceptions import ParserError
 
-from .namespaces import ROOT, bind_prefixes
+from gaistd_kg.iris import ROOT, bind_prefixes
 
 FORMATS = {".ttl": "turtle", ".nt": "nt", ".trig": "trig", ".jsonld": "json-ld", ".rdf": "xml", ".owl": "xml"}
 # Code whose change alters what a build produces: a change to it invalidates the cache like a data change does.
-PIPELINE_MODULES = ("load.py", "validate.py", "checks.py", "sparqlshapes.py", "reason.py", "fastreason.py", "build.py", "store.py", "namespaces.py",
-                    "chunkshacl.py", "streambuild.py")
+PIPELINE_MODULES = ("pipeline/load.py", "pipeline/validate.py", "pipeline/checks.py", "pipeline/sparqlshapes.py",
+                    "pipeline/reason.py", "pipeline/fastreason.py", "pipeline/build.py", "store.py", "iris.py",
+                    "pipeline/chunkshacl.py", "pipeline/streambuild.py")
 
 
 class LoadError(ValueError):
@@ -77,7 +78,7 @@ def digest(paths: Iterable[Path], root: Path, extra: Iterable[Path] = ()) -> str
         h.update(b"\0")
         h.update(Path(p).read_bytes())
         h.update(b"\0")
-    code = Path(__file__).resolve().parent
+    code = Path(__file__).resolve().parent.parent
     for name in PIPELINE_MODULES:
         h.update(name.encode())
         h.update((code / name).read_bytes())

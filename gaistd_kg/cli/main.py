@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .namespaces import ROOT
+from gaistd_kg.iris import ROOT
 
 
 def _err(message: str) -> int:
@@ -15,9 +15,9 @@ def _err(message: str) -> int:
 
 
 def cmd_build(args) -> int:
-    from .build import UnsavedWrites, ValidationFailed, build
-    from .load import LoadError
-    from .reason import InconsistencyError
+    from gaistd_kg.pipeline.build import UnsavedWrites, ValidationFailed, build
+    from gaistd_kg.pipeline.load import LoadError
+    from gaistd_kg.pipeline.reason import InconsistencyError
 
     progress = (lambda m: print(f"  {m}", file=sys.stderr)) if not args.quiet else None
     try:
@@ -49,8 +49,8 @@ def cmd_build(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .load import LoadError, find_inputs, load
-    from .validate import validate
+    from gaistd_kg.pipeline.load import LoadError, find_inputs, load
+    from gaistd_kg.pipeline.validate import validate
 
     try:
         inputs = find_inputs(Path(args.root))
@@ -63,7 +63,7 @@ def cmd_validate(args) -> int:
     if args.files:
         wanted = {Path(f).resolve() for f in args.files}
         mine = {str(s) for s, files in loaded.subject_files.items() if any(p.resolve() in wanted for p in files)}
-        from .validate import short
+        from gaistd_kg.pipeline.validate import short
 
         short_mine = {short(__import__("rdflib").URIRef(s)) for s in mine}
         result.findings = [f for f in result.findings if f.focus in short_mine]
@@ -73,7 +73,7 @@ def cmd_validate(args) -> int:
 
 
 def _open(args):
-    from .store import StoreMissing, open_store
+    from gaistd_kg.store import StoreMissing, open_store
 
     try:
         return open_store(Path(args.build_dir))
@@ -82,14 +82,14 @@ def _open(args):
 
 
 def cmd_query(args) -> int:
-    from .cliquery import run_query
+    from .query import run_query
 
     text = args.query
     if text == "-":
         text = sys.stdin.read()
     elif text.endswith(".rq") and Path(text).exists():
         text = Path(text).read_text(encoding="utf-8")
-    from .query import QueryError, QueryRefused, QuerySyntaxError
+    from gaistd_kg.query.engine import QueryError, QueryRefused, QuerySyntaxError
 
     opened = _open(args)
     try:
@@ -104,7 +104,7 @@ def cmd_query(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export
+    from gaistd_kg.views.export import export
 
     opened = _open(args)
     try:
@@ -120,7 +120,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from .stats import stats
+    from gaistd_kg.views.stats import stats
 
     opened = _open(args)
     for title, rows in stats(opened.store):
@@ -141,7 +141,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import compute, write_report
+    from gaistd_kg.views.report import compute, write_report
 
     opened = _open(args)
     report = compute(opened.store, build_id=opened.build_id)
@@ -156,7 +156,7 @@ def cmd_report(args) -> int:
 def cmd_explain(args) -> int:
     import json
 
-    from .explain import TermError, explain
+    from gaistd_kg.views.explain import TermError, explain
 
     opened = _open(args)
     try:
@@ -173,9 +173,9 @@ def cmd_explain(args) -> int:
 def cmd_push(args) -> int:
     import os
 
-    from .push import PushError, push
-    from .remote import Client, HttpError
-    from .store import StoreMissing
+    from gaistd_kg.remote.push import PushError, push
+    from gaistd_kg.remote.client import Client, HttpError
+    from gaistd_kg.store import StoreMissing
 
     progress = (lambda m: print(f"  {m}", file=sys.stderr)) if not args.quiet else None
     client = Client(args.user or os.environ.get("GAISTD_PUSH_USER"), os.environ.get("GAISTD_PUSH_PASSWORD"))
@@ -197,7 +197,7 @@ def cmd_push(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .store import DEFAULT_BUILD_DIR
+    from gaistd_kg.store import DEFAULT_BUILD_DIR
 
     parser = argparse.ArgumentParser(prog="gaistd", description="Build, check, query and serve GAISTD-KG.")
     parser.add_argument("--root", default=str(ROOT), help="project folder with ontology/, shapes/, data/")

@@ -15,7 +15,7 @@ from rdflib.plugins.sparql.parser import parseQuery
 from rdflib.plugins.sparql.processor import SPARQLProcessor
 
 from .load import display, locate
-from .namespaces import PREFIXES
+from gaistd_kg.iris import PREFIXES
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
     """Validate ``data`` (with the ontology's class hierarchy available) against ``shapes``, then run the
     query-based checks. SHACL-SPARQL constraints of targeted shapes run in Oxigraph (see sparqlshapes)."""
     from .sparqlshapes import split
-    from .store import store_from_graphs
+    from gaistd_kg.store import store_from_graphs
 
     core, constraints = split(shapes)
     with _prepared_sparql():
@@ -172,7 +172,7 @@ def validate_store(store, shapes: Graph, ontology: Graph, subject_files=None, ch
     import pyoxigraph as ox
 
     from .chunkshacl import validate_chunked
-    from .namespaces import GRAPH
+    from gaistd_kg.iris import GRAPH
     from .sparqlshapes import split
 
     core, constraints = split(shapes)
