@@ -11,9 +11,9 @@ import pytest
 from conftest import _close_app
 from rdflib import Graph
 
-from gaistd_kg import catalogue as cat
+from gaistd_kg.views import catalogue as cat
 from gaistd_kg import store as store_mod
-from gaistd_kg.namespaces import PREFIXES
+from gaistd_kg.iris import PREFIXES
 from gaistd_kg.web import create_app
 
 # (facet filters as in a URL, the same filter as a SPARQL graph pattern on ?doc)

@@ -10,9 +10,9 @@ import pytest
 from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import RDF
 
-from gaistd_kg.checks import run_checks
-from gaistd_kg.load import find_inputs, load, parse_file
-from gaistd_kg.namespaces import GAISTD, ONTOLOGY_FILE, ROOT
+from gaistd_kg.pipeline.checks import run_checks
+from gaistd_kg.pipeline.load import find_inputs, load, parse_file
+from gaistd_kg.iris import GAISTD, ONTOLOGY_FILE, ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checks"
 DENYLIST = ROOT / "data" / "reference" / "evidence-denylist.ttl"
@@ -118,7 +118,7 @@ def test_shipped_data_passes_the_gate():
 
 def test_every_report_comparison_names_its_scope():
     """Each table of the report says, in its description, the scope (docs/scope.md) its counts rest on."""
-    from gaistd_kg.report import QUERY_DIR, query_comment
+    from gaistd_kg.views.report import QUERY_DIR, query_comment
 
     files = sorted(QUERY_DIR.glob("*.rq"))
     assert files
@@ -128,7 +128,7 @@ def test_every_report_comparison_names_its_scope():
 
 def test_stats_count_documents_per_jurisdiction_and_scope_and_evidence_per_class():
     """`gaistd stats` prints documents per jurisdiction, per scope category (and both), and evidence pages per class."""
-    from gaistd_kg.stats import stats
+    from gaistd_kg.views.stats import stats
     from gaistd_kg.store import store_from_graphs
 
     data = parse_file(ROOT / "data" / "reference" / "evidence-and-scope.ttl") + _doc("""

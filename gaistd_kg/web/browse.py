@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from .. import search as search_mod
+from gaistd_kg.views import search as search_mod
 from . import pages
 
 bp = Blueprint("browse", __name__)

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, render_template, request
 
-from .. import catalogue as cat
+from gaistd_kg.views import catalogue as cat
 from . import pages
 
 bp = Blueprint("catalogue", __name__)
@@ -149,7 +149,7 @@ def download(fmt: str, t: cat.Table, rows: list[cat.Row], opened: Any) -> Respon
 
 
 def pages_prefixes() -> dict[str, str]:
-    from ..namespaces import PREFIXES
+    from gaistd_kg.iris import PREFIXES
 
     wanted = ("gaistd", "gdoc", "gorg", "gjur", "grisk", "gfw", "gstatus", "gsrc", "gevc", "gscope", "dcterms",
               "dcat", "skos", "rdfs", "xsd")

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import pyoxigraph as ox
 
-from .namespaces import GRAPH, PREFIXES
+from gaistd_kg.iris import GRAPH, PREFIXES
 
 # facet key -> (property path in the union graph, label)
 FACETS: dict[str, tuple[str, str]] = {

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 import pyoxigraph as ox
 
-from .namespaces import PREFIXES
+from gaistd_kg.iris import PREFIXES
 
 INDEX_FILE = "search.sqlite"
 DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d\ufe58\ufe63]")
