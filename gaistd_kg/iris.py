@@ -70,7 +70,7 @@ SCHEMA = Namespace("https://schema.org/")
 # Instance namespaces, one per kind: https://w3id.org/gaistd/id/<kind>/<slug>
 KINDS = (
     "document", "org", "jurisdiction", "risk", "framework", "status", "source", "domain", "challenge",
-    "countermeasure", "characteristic", "statistic", "person", "project", "evidence-class", "scope",
+    "countermeasure", "characteristic", "statistic", "person", "project", "evidence-class", "scope", "provision",
 )
 ID = {kind: Namespace(f"{ID_BASE}{kind}/") for kind in KINDS}
 
@@ -93,6 +93,7 @@ PREFIXES: dict[str, str] = {
     "gproj": str(ID["project"]),
     "gevc": str(ID["evidence-class"]),
     "gscope": str(ID["scope"]),
+    "gprov": str(ID["provision"]),
     "rdf": str(RDF),
     "rdfs": str(RDFS),
     "owl": str(OWL),
