@@ -29,14 +29,8 @@ DOWNLOADS = {  # format= -> (media type, file extension, label)
 
 
 def table() -> tuple[cat.Table, Any]:
-    """The catalogue table of the served build, read once per build and process."""
-    opened = pages.current_store()
-    key = (opened.build_id, opened.built_at)
-    cached = current_app.extensions.get("gaistd.catalogue")
-    if cached is None or cached[0] != key:
-        cached = (key, cat.read_table(opened.store))
-        current_app.extensions["gaistd.catalogue"] = cached
-    return cached[1], opened
+    """The catalogue table of the served build (one per build and process) and the open store."""
+    return pages.catalogue_table(), pages.current_store()
 
 
 def short(key: str, value: str) -> str:
