@@ -4,7 +4,7 @@
 
 For every competency question (and ``ASK {}``, the fixed cost of a request), one client alternates, ``--repeat``
 times: pyoxigraph in this process (evaluate, serialise SPARQL JSON: the floor); the same query through
-``gaistd_kg.querypool.QueryPool`` in this process (adds the safety check, the worker process and the pipe); a GET to
+``gaistd_kg.query.pool.QueryPool`` in this process (adds the safety check, the worker process and the pipe); a GET to
 ours with the result cache off (``GAISTD_RESULT_CACHE_BYTES=0``: every request runs the query) and one to ours as
 shipped (result cache on: after the first request a worker answers from its cache), both gunicorn on loopback (adds
 HTTP, Flask, the protocol and the new connection a sync worker needs); and a GET to ``bench/floorapp.py`` under the
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="overhead")
     args = parser.parse_args(argv)
     data = data_from_args(args)
-    from gaistd_kg.querypool import QueryPool
+    from gaistd_kg.query.pool import QueryPool
 
     queries = [("ASK {}", "ASK {}"), *cq_queries()]
     inproc = InProcess(data.store_path)
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     cached_overheads = [r["overhead_cached_ms"] for q, r in record.items() if q != "ASK {}"]
     above = [r["ours_above_floor_ms"] for q, r in record.items() if q != "ASK {}"]
     md = (f"Median ms per request, one client, {args.repeat} alternations per query. in-process = pyoxigraph "
-          "query + SPARQL JSON serialisation in the bench process; pool = gaistd_kg.querypool.QueryPool.run (check, "
+          "query + SPARQL JSON serialisation in the bench process; pool = gaistd_kg.query.pool.QueryPool.run (check, "
           "worker process, pipe); HTTP = GET to gunicorn "
           f"-w {args.workers} on loopback (new connection per request, as a sync worker closes it), result cache off; "
           "cached = the same server as shipped (result cache on, warmed); floor = bench/floorapp.py (a fixed answer, "

@@ -22,7 +22,7 @@ from typing import Iterable, Mapping
 import pyoxigraph as ox
 from rdflib import Graph
 
-from .namespaces import GRAPH
+from .iris import GRAPH
 
 DEFAULT_BUILD_DIR = Path(os.environ.get("GAISTD_BUILD_DIR", Path(__file__).resolve().parent.parent / "build"))
 KEEP_PREVIOUS = 1  # builds kept besides the current one, so a reader that opened it just before a swap keeps working

@@ -257,7 +257,7 @@ def require_chromium() -> Path:
 @pytest.fixture(scope="session")
 def real_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped data (ontology/, shapes/, data/ of this repository) built once for the whole test session."""
-    from gaistd_kg.build import build
+    from gaistd_kg.pipeline.build import build
 
     out = tmp_path_factory.getbasetemp() / "real-build"
     build(REPO, out)

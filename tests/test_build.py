@@ -13,11 +13,11 @@ import pytest
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
-from gaistd_kg.build import ValidationFailed, build
-from gaistd_kg.export import export
-from gaistd_kg.load import LoadError
-from gaistd_kg.namespaces import ROOT
-from gaistd_kg.reason import InconsistencyError
+from gaistd_kg.pipeline.build import ValidationFailed, build
+from gaistd_kg.views.export import export
+from gaistd_kg.pipeline.load import LoadError
+from gaistd_kg.iris import ROOT
+from gaistd_kg.pipeline.reason import InconsistencyError
 from gaistd_kg.store import current_manifest, open_store
 
 FIXTURES = Path(__file__).parent / "fixtures"

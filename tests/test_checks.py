@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gaistd_kg.checks import check_files, run_checks
-from gaistd_kg.load import find_inputs, load, parse_file
-from gaistd_kg.namespaces import ONTOLOGY_FILE
+from gaistd_kg.pipeline.checks import check_files, run_checks
+from gaistd_kg.pipeline.load import find_inputs, load, parse_file
+from gaistd_kg.iris import ONTOLOGY_FILE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checks"
 

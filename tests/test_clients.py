@@ -24,7 +24,7 @@ from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import JSON, POST, TURTLE, XML, SPARQLWrapper
 
 from conftest import DOC_IRI, http_call, make_build
-from gaistd_kg.namespaces import GRAPH
+from gaistd_kg.iris import GRAPH
 
 pytestmark = pytest.mark.server
 

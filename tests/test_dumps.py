@@ -15,8 +15,8 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import DCAT, DCTERMS, RDF, VOID, XSD
 
 from conftest import FIXTURE_BUILT_AT, fixture_graphs
-from gaistd_kg.export import DUMPS
-from gaistd_kg.namespaces import GRAPH, PREFIXES
+from gaistd_kg.views.export import DUMPS
+from gaistd_kg.iris import GRAPH, PREFIXES
 
 FORMATS = {  # extension -> (media type, rdflib parser, keeps named graphs)
     "ttl": ("text/turtle", "turtle", False),

@@ -14,9 +14,9 @@ import pyoxigraph as ox
 import pytest
 from rdflib import Graph
 
-from gaistd_kg.explain import Explainer, TermError, explain, parse_term
-from gaistd_kg.namespaces import GRAPH, ONTOLOGY_FILE
-from gaistd_kg.reason import reason
+from gaistd_kg.views.explain import Explainer, TermError, explain, parse_term
+from gaistd_kg.iris import GRAPH, ONTOLOGY_FILE
+from gaistd_kg.pipeline.reason import reason
 from gaistd_kg.store import open_store
 
 G = "https://w3id.org/gaistd/ontology#"

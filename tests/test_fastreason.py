@@ -14,10 +14,10 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import OWL
 from rdflib.compare import graph_diff, isomorphic
 
-from gaistd_kg.fastreason import reason_fast, supported
-from gaistd_kg.load import find_inputs, load, parse_file
-from gaistd_kg.namespaces import ID, ONTOLOGY_FILE
-from gaistd_kg.reason import InconsistencyError, reason
+from gaistd_kg.pipeline.fastreason import reason_fast, supported
+from gaistd_kg.pipeline.load import find_inputs, load, parse_file
+from gaistd_kg.iris import ID, ONTOLOGY_FILE
+from gaistd_kg.pipeline.reason import InconsistencyError, reason
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPLICATED = tuple(str(ID[k]) for k in ("document", "org", "statistic", "person", "project", "source"))

@@ -34,8 +34,8 @@ from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
 
 from conftest import fixture_graphs, make_build
-from gaistd_kg.build import build
-from gaistd_kg.namespaces import KINDS, ROOT
+from gaistd_kg.pipeline.build import build
+from gaistd_kg.iris import KINDS, ROOT
 from gaistd_kg.web import create_app, openapi
 from test_clients import proc_table, query_workers
 

@@ -17,8 +17,8 @@ from rdflib.compare import isomorphic
 from rdflib.util import from_n3
 
 from conftest import DOC_IRI, ORG_IRI, _PREFIXES, fixture_graphs, make_build
-from gaistd_kg import describe
-from gaistd_kg.namespaces import GRAPH
+from gaistd_kg.views import describe
+from gaistd_kg.iris import GRAPH
 
 DOC = "/id/document/gb-t-45654-2025"
 ORG = "/id/org/tc260"

@@ -22,9 +22,9 @@ import pytest
 from rdflib import Literal, URIRef
 
 from conftest import REPO, fixture_graphs, make_build
-from gaistd_kg import query as q
-from gaistd_kg import remote
-from gaistd_kg.push import PushError, push, pushed_versions
+from gaistd_kg.query import engine as q
+from gaistd_kg.remote import client as remote
+from gaistd_kg.remote.push import PushError, push, pushed_versions
 from gaistd_kg.store import open_store
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -326,7 +326,7 @@ def test_pages_dumps_and_report_read_the_remote_store(virtuoso, real_build_dir, 
 
     from conftest import _close_app
 
-    from gaistd_kg.report import SPECS
+    from gaistd_kg.views.report import SPECS
     from gaistd_kg.web import create_app
 
     push(real_build_dir, virtuoso["store"], virtuoso["query"], client=virtuoso["client"], force=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
-from gaistd_kg.namespaces import ROOT
+from gaistd_kg.iris import ROOT
 from gaistd_kg.store import open_store
 
 QUERIES = ROOT / "queries"

@@ -1,4 +1,4 @@
-"""gaistd_kg.query: the safety rules of running SPARQL on the store, one test per rule (the rule in the docstring).
+"""gaistd_kg.query.engine: the safety rules of running SPARQL on the store, one test per rule (the rule in the docstring).
 
 Queries run in the real worker pool on the fixture build; "no outbound request" is checked with a real HTTP listener
 on loopback that counts what reaches it.
@@ -21,9 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gaistd_kg import formats, query, querypool
-from gaistd_kg.namespaces import GRAPH, PREFIXES
-from gaistd_kg.query import Dataset, QueryInfo, check_query, inspect
+from gaistd_kg import formats
+from gaistd_kg.query import engine as query, pool as querypool
+from gaistd_kg.iris import GRAPH, PREFIXES
+from gaistd_kg.query.engine import Dataset, QueryInfo, check_query, inspect
 
 from conftest import DOC_IRI
 

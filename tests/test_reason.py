@@ -8,9 +8,9 @@ import pytest
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, RDFS
 
-from gaistd_kg.load import parse_file
-from gaistd_kg.namespaces import BASE, GAISTD, ID, ONTOLOGY_FILE
-from gaistd_kg.reason import InconsistencyError, reason
+from gaistd_kg.pipeline.load import parse_file
+from gaistd_kg.iris import BASE, GAISTD, ID, ONTOLOGY_FILE
+from gaistd_kg.pipeline.reason import InconsistencyError, reason
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DOC, ORG, RISK, FW, JUR, STATUS = (ID[k] for k in ("document", "org", "risk", "framework", "jurisdiction", "status"))

@@ -19,10 +19,9 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from gaistd_kg.report import QUERY_DIR, SPECS, TABLES, Table, compute, query_comment, table_csv, write_report
-from gaistd_kg.report_charts import CHARTS, chart_spec
-from gaistd_kg.report_findings import (CLEARLY_SHORT, NOT_MEASURABLE, NOT_SUPPORTED, SUPPORTED, evaluate,
-                                       finding_a)
+from gaistd_kg.views.report import QUERY_DIR, SPECS, TABLES, Table, compute, query_comment, table_csv, write_report
+from gaistd_kg.views.report_charts import CHARTS, chart_spec
+from gaistd_kg.views.report_findings import CLEARLY_SHORT, NOT_MEASURABLE, NOT_SUPPORTED, SUPPORTED, evaluate, finding_a
 from gaistd_kg.store import open_store
 
 FW = "https://w3id.org/gaistd/id/framework/"
@@ -322,7 +321,7 @@ def test_report_links_run_each_query_on_the_endpoint(client):
 
 def test_markdown_tables_are_well_formed(report):
     """Every Markdown table row has as many cells as its header."""
-    from gaistd_kg.report_render import render_markdown
+    from gaistd_kg.views.report_render import render_markdown
 
     header = None
     for line in render_markdown(report).splitlines():
@@ -346,7 +345,7 @@ def test_report_table_json_files_round_trip(written, report):
 
 def test_finding_on_short_layers_is_not_measurable_without_the_layer():
     """A graph without a framework layer (one edited by writes) gives "not measurable", not an error."""
-    from gaistd_kg.report_findings import NOT_MEASURABLE, finding_a
+    from gaistd_kg.views.report_findings import NOT_MEASURABLE, finding_a
 
     class Table:
         rows: list = []

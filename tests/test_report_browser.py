@@ -17,8 +17,8 @@ import pytest
 
 from conftest import require_chromium
 
-from gaistd_kg.report import compute, write_report
-from gaistd_kg.report_charts import CHARTS
+from gaistd_kg.views.report import compute, write_report
+from gaistd_kg.views.report_charts import CHARTS
 from gaistd_kg.store import open_store
 
 pytestmark = pytest.mark.browser

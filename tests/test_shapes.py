@@ -18,9 +18,9 @@ from rdflib.compare import graph_diff, isomorphic, to_isomorphic
 from rdflib.namespace import RDF, SH
 from rdflib.term import Node
 
-from gaistd_kg.load import find_inputs, parse_file, parse_files
-from gaistd_kg.namespaces import GAISTDSH, ROOT, bind_prefixes
-from gaistd_kg.validate import short, validate
+from gaistd_kg.pipeline.load import find_inputs, parse_file, parse_files
+from gaistd_kg.iris import GAISTDSH, ROOT, bind_prefixes
+from gaistd_kg.pipeline.validate import short, validate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "shapes"
 FIXTURE_FILES = sorted(FIXTURES.glob("*.ttl"))

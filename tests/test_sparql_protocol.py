@@ -16,7 +16,7 @@ from rdflib.namespace import RDF, XSD
 
 from conftest import DOC_IRI, FIXTURE_BUILD_ID, FIXTURE_BUILT_AT
 from gaistd_kg import formats
-from gaistd_kg.namespaces import GRAPH
+from gaistd_kg.iris import GRAPH
 from gaistd_kg.web import create_app
 from gaistd_kg.web import sparql as sparql_web
 

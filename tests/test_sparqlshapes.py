@@ -1,7 +1,7 @@
 """SHACL-SPARQL constraints evaluated once per constraint in Oxigraph give exactly pySHACL's per-focus-node results.
 
 Every shape fixture (invalid and valid) is validated twice: by pySHACL alone with every constraint, and by
-gaistd_kg.validate (SPARQL constraints of targeted shapes in Oxigraph, the rest in pySHACL). The reduced reports
+gaistd_kg.pipeline.validate (SPARQL constraints of targeted shapes in Oxigraph, the rest in pySHACL). The reduced reports
 (focus node, path, value, severity, component, source shape) must be equal.
 """
 
@@ -14,10 +14,10 @@ from pyshacl import validate as shacl_validate
 from rdflib import Graph
 from rdflib.namespace import RDF, SH
 
-from gaistd_kg.load import find_inputs, parse_file, parse_files
-from gaistd_kg.namespaces import ONTOLOGY_FILE, ROOT
-from gaistd_kg.sparqlshapes import split
-from gaistd_kg.validate import validate
+from gaistd_kg.pipeline.load import find_inputs, parse_file, parse_files
+from gaistd_kg.iris import ONTOLOGY_FILE, ROOT
+from gaistd_kg.pipeline.sparqlshapes import split
+from gaistd_kg.pipeline.validate import validate
 from test_shapes import split_fixture
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "shapes").glob("*.ttl"))

@@ -19,14 +19,14 @@ import pytest
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
-from gaistd_kg import streambuild
-from gaistd_kg.build import ValidationFailed, build
-from gaistd_kg.chunkshacl import levels
-from gaistd_kg.load import LoadError, find_inputs, parse_file, parse_files
-from gaistd_kg.namespaces import ROOT
-from gaistd_kg.sparqlshapes import split
+from gaistd_kg.pipeline import streambuild
+from gaistd_kg.pipeline.build import ValidationFailed, build
+from gaistd_kg.pipeline.chunkshacl import levels
+from gaistd_kg.pipeline.load import LoadError, find_inputs, parse_file, parse_files
+from gaistd_kg.iris import ROOT
+from gaistd_kg.pipeline.sparqlshapes import split
 from gaistd_kg.store import current_manifest, store_from_graphs
-from gaistd_kg.validate import validate, validate_store
+from gaistd_kg.pipeline.validate import validate, validate_store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "shapes"
 STATUSES = ROOT / "data" / "reference" / "statuses.ttl"

@@ -32,8 +32,8 @@ import pytest
 
 import w3c_runner
 from conftest import REPO, SHARED, fixture_graphs, http_call, make_build
-from gaistd_kg.build import build
-from gaistd_kg.namespaces import GRAPH, ROOT
+from gaistd_kg.pipeline.build import build
+from gaistd_kg.iris import GRAPH, ROOT
 from test_clients import proc_table
 
 pytestmark = pytest.mark.server

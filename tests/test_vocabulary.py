@@ -18,8 +18,8 @@ from rdflib.paths import Path as SparqlPath
 from rdflib.plugins.sparql.algebra import translateQuery, translateUpdate
 from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 
-from gaistd_kg.load import find_inputs, parse_file, parse_files
-from gaistd_kg.namespaces import GAISTD, ONTOLOGY_IRI, ONTOLOGY_NS, PREFIXES, ROOT
+from gaistd_kg.pipeline.load import find_inputs, parse_file, parse_files
+from gaistd_kg.iris import GAISTD, ONTOLOGY_IRI, ONTOLOGY_NS, PREFIXES, ROOT
 
 # The five STYLE.md names, then the other vocabularies we use that rdflib also closes (_fail = True).
 STANDARD: dict[str, type[DefinedNamespace]] = {
@@ -209,7 +209,7 @@ def test_gaistd_term_check_catches_a_misspelt_term(ontology: Graph):
 
 
 def test_gaistd_namespace_raises_on_a_misspelt_term():
-    """gaistd_kg.namespaces.GAISTD is closed: a misspelt term raises AttributeError (as rdflib's DefinedNamespace with
+    """gaistd_kg.iris.GAISTD is closed: a misspelt term raises AttributeError (as rdflib's DefinedNamespace with
     _fail = True does) instead of minting an IRI, while declared terms resolve."""
     assert GAISTD is not None
     assert GAISTD.addressesRisk == URIRef(ONTOLOGY_NS + "addressesRisk")

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from ..store import DEFAULT_BUILD_DIR
+from gaistd_kg.store import DEFAULT_BUILD_DIR
 
 DEFAULTS: dict[str, Any] = {
     "BUILD_DIR": str(DEFAULT_BUILD_DIR),   # the store served is <BUILD_DIR>/current

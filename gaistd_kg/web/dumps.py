@@ -22,9 +22,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 
-from .. import describe as d
-from .. import export
-from .. import formats
+from gaistd_kg.views import describe as d
+from gaistd_kg.views import export
+from gaistd_kg import formats
 from .pages import BY_EXT, HTML, RdfFormat, cache_dir, current_store, keeps_graphs, not_acceptable, not_found
 
 bp = Blueprint("dumps", __name__)

@@ -12,9 +12,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from .. import __version__, formats
-from ..export import DUMPS
-from ..namespaces import GRAPH, KINDS
+from gaistd_kg import __version__, formats
+from gaistd_kg.views.export import DUMPS
+from gaistd_kg.iris import GRAPH, KINDS
 
 bp = Blueprint("openapi", __name__)
 

@@ -19,11 +19,11 @@ from urllib.parse import urlencode
 import pyoxigraph as ox
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 
-from .. import store as store_mod
-from ..explain import Explanation, TermError, compact, explain
-from ..report import SPECS, Report, compute, table_csv, table_json
-from ..report_charts import chart_spec
-from ..report_render import VENDOR_SCRIPTS, Links, render_markdown, view
+from gaistd_kg import store as store_mod
+from gaistd_kg.views.explain import Explanation, TermError, compact, explain
+from gaistd_kg.views.report import SPECS, Report, compute, table_csv, table_json
+from gaistd_kg.views.report_charts import chart_spec
+from gaistd_kg.views.report_render import VENDOR_SCRIPTS, Links, render_markdown, view
 
 bp = Blueprint("report", __name__)
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..namespaces import ROOT
+from gaistd_kg.iris import ROOT
 
 log = logging.getLogger("gaistd_kg.web")
 
@@ -289,7 +289,7 @@ def scrub(body: bytes) -> bytes:
 def _internal_error(exc: Exception):
     if isinstance(exc, HTTPException):
         return exc
-    from ..query import QueryTimeout, QueryUnavailable
+    from gaistd_kg.query.engine import QueryTimeout, QueryUnavailable
 
     if isinstance(exc, (QueryUnavailable, QueryTimeout)):
         # a page, dump or report read from a remote store (STORE_URL) that failed or answered too late: say so

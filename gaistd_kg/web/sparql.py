@@ -1,6 +1,6 @@
 """The SPARQL 1.1 Protocol endpoint at /sparql: query via GET, URL-encoded POST and direct POST; a service description.
 
-This module only translates HTTP to ``gaistd_kg.query`` and back. Status codes:
+This module only translates HTTP to ``gaistd_kg.query.engine`` and back. Status codes:
 
 * 200 an answer; 304 an unchanged answer (If-None-Match / If-Modified-Since on GET; ETag = build + request);
 * 400 a malformed request or query (the body carries pyoxigraph's message with line and column), two queries at
@@ -42,11 +42,12 @@ from urllib.parse import parse_qsl
 import pyoxigraph as ox
 from flask import Blueprint, Flask, Response, current_app, request
 
-from .. import formats, query, querypool
-from ..formats import GRAPH, TABULAR
-from ..namespaces import GRAPH as NAMED_GRAPHS, PREFIXES, SD
-from ..store import StoreMissing
-from ..writes import current_link
+from gaistd_kg import formats
+from gaistd_kg.query import engine as query, pool as querypool
+from gaistd_kg.formats import GRAPH, TABULAR
+from gaistd_kg.iris import GRAPH as NAMED_GRAPHS, PREFIXES, SD
+from gaistd_kg.store import StoreMissing
+from gaistd_kg.pipeline.writes import current_link
 
 bp = Blueprint("sparql", __name__)
 
@@ -132,7 +133,7 @@ class Backend:
             return self._pool
 
     def _remote(self):
-        from .. import remote
+        from gaistd_kg.remote import client as remote
 
         with self._lock:
             if self._pool is None:
@@ -200,8 +201,8 @@ class Backend:
     def remote_open(self):
         """With STORE_URL set: the version now current remotely, as an ``OpenStore`` whose ``store`` is a fresh
         ``RemoteView`` (the pages, dumps and report read it as they read the embedded store)."""
-        from .. import remoteview
-        from ..store import OpenStore
+        from gaistd_kg.remote import view as remoteview
+        from gaistd_kg.store import OpenStore
 
         pool = self._remote()
         pointer = pool.store.last

@@ -6,7 +6,7 @@ Off by default. With ``UPDATES_ENABLED``:
   ``using-graph-uri`` / ``using-named-graph-uri``.
 * ``/rdf-graph-store?graph=<iri>`` or ``?default`` (indirect identification) and ``/rdf-graph-store/<path>`` (direct:
   the graph's IRI is the request URL) answer GET, HEAD, PUT, POST, DELETE; POST to ``/rdf-graph-store`` itself creates
-  a graph and answers 201 with its IRI in ``Location``. ``?default`` is the data graph (see ``gaistd_kg.writes``).
+  a graph and answers 201 with its IRI in ``Location``. ``?default`` is the data graph (see ``gaistd_kg.pipeline.writes``).
   GET and HEAD are reads and need no token, even while updates are disabled.
 
 Every write needs ``Authorization: Bearer <token>`` with one of ``UPDATE_TOKENS`` (name → token); tokens are compared
@@ -30,8 +30,10 @@ from pathlib import Path
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
-from .. import formats, query, writes
-from ..namespaces import PREFIXES, ROOT
+from gaistd_kg import formats
+from gaistd_kg.query import engine as query
+from gaistd_kg.pipeline import writes
+from gaistd_kg.iris import PREFIXES, ROOT
 from .security import client_address, plain
 from .sparql import DIRECT_UPDATE, FORM, ProtocolError, _backend, _body_text, _params, absolute_iris
 

@@ -1,7 +1,7 @@
 """Under load: the competency questions keep being answered while other clients send pathological queries.
 
 The real server (gunicorn, one HTTP worker process with threads, a pool of query processes) serves a real build of the
-shipped data (``gaistd_kg.build.build(ROOT, …)``). It trusts 127.0.0.1 as a proxy, so each simulated client is its own
+shipped data (``gaistd_kg.pipeline.build.build(ROOT, …)``). It trusts 127.0.0.1 as a proxy, so each simulated client is its own
 address (X-Forwarded-For) for the per-client cap. The competency questions (``queries/cq*.rq``) run on the idle
 server before and after the attack: the slower of the two p99 latencies is the idle value (the machine may be busy
 with something else for a while). For a fixed time, three attackers loop over pathological queries (a cross
@@ -24,8 +24,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from gaistd_kg.build import build
-from gaistd_kg.namespaces import ROOT
+from gaistd_kg.pipeline.build import build
+from gaistd_kg.iris import ROOT
 from test_clients import proc_table, query_workers
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -259,7 +259,7 @@ def test_no_attack_opened_the_canary_file(traced, canary):
 
 def test_the_trace_covers_the_query_worker(traced):
     """strace followed the fork+exec of the query worker (the process that runs the engine): the evidence covers it."""
-    assert re.search(r"open(at)?\(.*gaistd_kg/querypool\.py", traced["trace"])
+    assert re.search(r"open(at)?\(.*gaistd_kg/query/pool\.py", traced["trace"])
 
 
 def test_an_allow_listed_service_is_called_and_bounded_by_service_timeout(canary, tmp_path_factory,

@@ -1,0 +1,320 @@
+"""The faceted catalogue of documents: one row per document read from the built store, filters with roll-ups, facet
+counts, sorting, and the exports of a filtered list (CSV, JSON-LD, Turtle, BibTeX, RIS, CSL-JSON).
+
+The rows come from two queries over the union of the graphs, so the roll-ups the reasoner made count: a document on
+deep-fake content counts under disinformation, one developed by SC 42 under JTC 1, ISO and IEC
+(``gaistd:developedUnder``), one in a sub-area under its layer (``gaistd:inFrameworkArea``). Filtering and counting
+happen on those rows in Python; ``tests/test_catalogue.py`` checks every count against the same filter written as
+SPARQL. The queries are fixed text: nothing a request sends reaches them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterable
+
+import pyoxigraph as ox
+
+from .namespaces import GRAPH, PREFIXES
+
+# facet key -> (property path in the union graph, label)
+FACETS: dict[str, tuple[str, str]] = {
+    "jurisdiction": ("gaistd:jurisdiction", "Jurisdiction"),
+    "developer": ("gaistd:developedUnder", "Developer (with the bodies above it)"),
+    "publisher": ("dcterms:publisher", "Publisher"),
+    "kind": ("", "Kind"),
+    "status": ("gaistd:status", "Status"),
+    "risk": ("gaistd:addressesRisk", "Risk (with the broader risks)"),
+    "area": ("gaistd:inFrameworkArea", "Layer and sub-area"),
+    "scope": ("gaistd:scopeCategory", "Scope category"),
+    "evidence": ("", "Evidence class"),
+    "issued": ("", "Year issued"),
+    "effective": ("", "Year in force"),
+}
+KINDS = ("InternationalStandard", "RegionalStandard", "NationalStandard", "GroupStandard", "TechnicalSpecification",
+         "TechnicalReport", "Recommendation", "TechnicalDocument", "Law", "Regulation", "AdministrativeMeasure",
+         "ExecutiveOrder", "Guideline", "CodeOfPractice", "PolicyDocument")
+SORTS = ("issued", "-issued", "identifier", "title", "jurisdiction")
+
+ROWS = """
+SELECT ?doc ?identifier ?titleEn ?titleOther ?kind ?issued ?effective ?record WHERE {
+  ?doc a gaistd:NormativeDocument .
+  GRAPH <https://w3id.org/gaistd/graph/data> { ?doc a ?kind } FILTER (STRSTARTS(STR(?kind), STR(gaistd:)))
+  OPTIONAL { ?doc dcterms:identifier ?identifier }
+  OPTIONAL { ?doc dcterms:title ?titleEn FILTER (LANGMATCHES(LANG(?titleEn), "en")) }
+  OPTIONAL { ?doc dcterms:title ?titleOther FILTER (!LANGMATCHES(LANG(?titleOther), "en")) }
+  OPTIONAL { ?doc dcterms:issued ?issued }
+  OPTIONAL { ?doc gaistd:effectiveDate ?effective }
+  OPTIONAL { ?doc gaistd:officialRecord ?record }
+}
+"""
+
+VALUES = """
+SELECT ?doc ?key ?value ?label WHERE {
+  ?doc a gaistd:NormativeDocument .
+  {
+    VALUES (?key ?p) { ("jurisdiction" gaistd:jurisdiction) ("developer" gaistd:developedUnder)
+                       ("developer" gaistd:developedBy) ("publisher" dcterms:publisher) ("status" gaistd:status)
+                       ("risk" gaistd:addressesRisk) ("area" gaistd:inFrameworkArea) ("scope" gaistd:scopeCategory) }
+    ?doc ?p ?value .
+  } UNION {
+    ?doc dcterms:source ?page . ?page gaistd:evidenceClass ?value . BIND ("evidence" AS ?key)
+  } UNION {
+    ?doc dcterms:publisher|gaistd:developedBy ?org . BIND ("org" AS ?key) BIND (?org AS ?value)
+  }
+  OPTIONAL { ?value skos:prefLabel ?label FILTER (LANGMATCHES(LANG(?label), "en")) }
+}
+"""
+
+
+@dataclass
+class Row:
+    iri: str
+    identifier: str = ""
+    title: str = ""
+    title_original: str = ""
+    kind: str = ""
+    issued: str = ""
+    effective: str = ""
+    record: str = ""
+    values: dict[str, set[str]] = field(default_factory=dict)
+
+    def year(self, which: str) -> str:
+        v = self.issued if which == "issued" else self.effective
+        return v[:4] if v else ""
+
+    def facet_values(self, key: str) -> set[str]:
+        if key == "kind":
+            return {self.kind} if self.kind else set()
+        if key in ("issued", "effective"):
+            y = self.year(key)
+            return {y} if y else set()
+        return self.values.get(key, set())
+
+
+@dataclass
+class Table:
+    rows: list[Row]
+    labels: dict[str, str]  # IRI -> English label
+
+
+def local(iri: str) -> str:
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def read_table(store: ox.Store) -> Table:
+    """Every document of the built store, with the values of each facet (roll-ups included)."""
+    rows: dict[str, Row] = {}
+    for s in store.query(ROWS, use_default_graph_as_union=True, prefixes=PREFIXES):
+        iri = s["doc"].value
+        kind = local(s["kind"].value)
+        row = rows.get(iri)
+        if row is None:
+            row = rows[iri] = Row(iri=iri)
+        if kind in KINDS and (not row.kind or KINDS.index(kind) < KINDS.index(row.kind)):
+            row.kind = kind
+        for attr, var in (("identifier", "identifier"), ("title", "titleEn"), ("title_original", "titleOther"),
+                          ("issued", "issued"), ("effective", "effective"), ("record", "record")):
+            term = s[var]
+            if term is not None and not getattr(row, attr):
+                setattr(row, attr, term.value)
+    labels: dict[str, str] = {}
+    for s in store.query(VALUES, use_default_graph_as_union=True, prefixes=PREFIXES):
+        row = rows.get(s["doc"].value)
+        if row is None or s["value"] is None:
+            continue
+        value = s["value"].value
+        row.values.setdefault(s["key"].value, set()).add(value)
+        if s["label"] is not None:
+            labels.setdefault(value, s["label"].value)
+    for row in rows.values():
+        row.values["developer"] = row.values.get("developer", set())
+    return Table(rows=sorted(rows.values(), key=lambda r: r.iri), labels=labels)
+
+
+def label(table: Table, key: str, value: str) -> str:
+    if key == "kind":
+        return value
+    if key in ("issued", "effective"):
+        return value
+    return table.labels.get(value) or local(value)
+
+
+def select(table: Table, filters: dict[str, list[str]]) -> list[Row]:
+    """The rows that have, for each filtered facet, at least one of the chosen values (OR within a facet, AND across
+    facets)."""
+    out = []
+    for row in table.rows:
+        if all(not wanted or row.facet_values(key) & set(wanted) for key, wanted in filters.items() if key in FACETS):
+            out.append(row)
+    return out
+
+
+def facet_counts(table: Table, filters: dict[str, list[str]]) -> dict[str, list[tuple[str, str, int]]]:
+    """For each facet: (value, label, documents) among the rows selected by the *other* facets' filters, so that a
+    count says how many documents choosing that value would add to or leave in the list."""
+    out: dict[str, list[tuple[str, str, int]]] = {}
+    for key in FACETS:
+        others = {k: v for k, v in filters.items() if k != key}
+        counts: dict[str, int] = {}
+        for row in select(table, others):
+            for value in row.facet_values(key):
+                counts[value] = counts.get(value, 0) + 1
+        ordered = sorted(counts.items(), key=lambda kv: (-int(kv[0]) if key in ("issued", "effective") else -kv[1],
+                                                         label(table, key, kv[0]).casefold()))
+        out[key] = [(v, label(table, key, v), n) for v, n in ordered]
+    return out
+
+
+def sort_rows(rows: list[Row], table: Table, how: str) -> list[Row]:
+    if how == "identifier":
+        return sorted(rows, key=lambda r: ((r.identifier or "~").casefold(), r.iri))
+    if how == "title":
+        return sorted(rows, key=lambda r: ((r.title or r.title_original).casefold(), r.iri))
+    if how == "jurisdiction":
+        return sorted(rows, key=lambda r: (",".join(sorted(label(table, "jurisdiction", j)
+                                                           for j in r.values.get("jurisdiction", ()))), r.iri))
+    if how == "issued":
+        return sorted(rows, key=lambda r: (r.issued or "9999", r.iri))
+    return sorted(rows, key=lambda r: (r.issued or "0000", r.iri), reverse=True)  # "-issued", the default
+
+
+# --- exports ---------------------------------------------------------------------------------------------------------
+
+CSV_COLUMNS = ("iri", "identifier", "title_en", "title_original", "kind", "status", "status_iri", "jurisdiction",
+               "jurisdiction_iri", "developer", "developer_iri", "publisher", "publisher_iri", "issued",
+               "effective", "official_record", "scope", "risks", "risk_iris", "areas", "area_iris")
+
+
+def _labels(table: Table, key: str, values: Iterable[str]) -> str:
+    return "; ".join(sorted(label(table, key, v) for v in values))
+
+
+def to_csv(table: Table, rows: list[Row]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        v = r.values
+        direct_devs = v.get("org", set()) & v.get("developer", set())
+        w.writerow([r.iri, r.identifier, r.title, r.title_original, r.kind,
+                    _labels(table, "status", v.get("status", ())), "; ".join(sorted(v.get("status", ()))),
+                    _labels(table, "jurisdiction", v.get("jurisdiction", ())),
+                    "; ".join(sorted(v.get("jurisdiction", ()))),
+                    _labels(table, "developer", direct_devs), "; ".join(sorted(direct_devs)),
+                    _labels(table, "publisher", v.get("publisher", ())), "; ".join(sorted(v.get("publisher", ()))),
+                    r.issued, r.effective, r.record, _labels(table, "scope", v.get("scope", ())),
+                    _labels(table, "risk", v.get("risk", ())), "; ".join(sorted(v.get("risk", ()))),
+                    _labels(table, "area", v.get("area", ())), "; ".join(sorted(v.get("area", ())))])
+    return out.getvalue()
+
+
+def asserted_triples(store: ox.Store, rows: list[Row]) -> list[ox.Triple]:
+    """The asserted triples of the listed documents (the data graph), with those of their blank nodes."""
+    data = ox.NamedNode(str(GRAPH["data"]))
+    out: list[ox.Triple] = []
+    for r in rows:
+        frontier: list[Any] = [ox.NamedNode(r.iri)]
+        seen = set()
+        while frontier:
+            node = frontier.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            for q in store.quads_for_pattern(node, None, None, data):
+                out.append(ox.Triple(q.subject, q.predicate, q.object))
+                if isinstance(q.object, ox.BlankNode):
+                    frontier.append(q.object)
+    return out
+
+
+def _authors(table: Table, r: Row) -> list[str]:
+    orgs = r.values.get("publisher") or (r.values.get("org", set()) & r.values.get("developer", set()))
+    return sorted(label(table, "publisher", o) for o in orgs)
+
+
+CSL_TYPES = {"Law": "legislation", "Regulation": "legislation", "AdministrativeMeasure": "legislation",
+             "ExecutiveOrder": "legislation", "Guideline": "report", "CodeOfPractice": "report",
+             "PolicyDocument": "report"}
+RIS_TYPES = {"Law": "STAT", "Regulation": "LEGAL", "AdministrativeMeasure": "LEGAL", "ExecutiveOrder": "LEGAL",
+             "Guideline": "GOVDOC", "CodeOfPractice": "GOVDOC", "PolicyDocument": "GOVDOC"}
+
+
+def _key(r: Row) -> str:
+    return "gaistd-" + local(r.iri).replace("_", "-")
+
+
+def _bib_escape(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in "{}\\":
+            out.append("\\" + {"{": "{", "}": "}", "\\": "textbackslash{}"}[ch])
+        elif ch in "&%$#_":
+            out.append("\\" + ch)
+        elif ch in "~^":
+            out.append("\\" + ch + "{}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def to_bibtex(table: Table, rows: list[Row], url_for: Any, version: str, accessed: date) -> str:
+    entries = []
+    for r in rows:
+        authors = _authors(table, r)
+        fields = [("title", r.title or r.title_original or r.identifier),
+                  ("author", " and ".join("{" + _bib_escape(a) + "}" for a in authors) if authors else ""),
+                  ("institution", "; ".join(authors)),
+                  ("number", r.identifier), ("year", r.year("issued")),
+                  ("date", r.issued if len(r.issued) >= 4 else ""),
+                  ("url", r.record or url_for(r.iri)), ("urldate", accessed.isoformat()),
+                  ("note", f"Catalogued in GAISTD-KG {version} at {url_for(r.iri)}, accessed {accessed.isoformat()}")]
+        body = ",\n".join(f"  {k} = {{{v if k == 'author' else _bib_escape(v)}}}" for k, v in fields if v)
+        kind = "techreport" if r.kind not in CSL_TYPES else "misc"
+        entries.append(f"@{kind}{{{_key(r)},\n{body}\n}}\n")
+    return "\n".join(entries)
+
+
+def to_ris(table: Table, rows: list[Row], url_for: Any, version: str, accessed: date) -> str:
+    out = []
+    for r in rows:
+        lines = [("TY", RIS_TYPES.get(r.kind, "STAND")), ("TI", r.title or r.title_original or r.identifier)]
+        if r.title and r.title_original:
+            lines.append(("T2", r.title_original))
+        lines += [("AU", a) for a in _authors(table, r)]
+        lines += [("PB", a) for a in _authors(table, r)[:1]]
+        if r.identifier:
+            lines.append(("M1", r.identifier))
+        if r.issued:
+            lines.append(("PY", r.issued[:4]))
+            lines.append(("DA", r.issued.replace("-", "/")))
+        lines += [("UR", r.record or url_for(r.iri)), ("Y2", accessed.isoformat().replace("-", "/")),
+                  ("N1", f"Catalogued in GAISTD-KG {version} at {url_for(r.iri)}"), ("ER", "")]
+        out.append("\n".join(f"{k}  - {v}".rstrip() if k == "ER" else f"{k}  - {v}" for k, v in lines))
+    return "\n\n".join(out) + "\n"
+
+
+def to_csl_json(table: Table, rows: list[Row], url_for: Any, version: str, accessed: date) -> str:
+    items = []
+    for r in rows:
+        item: dict[str, Any] = {
+            "id": _key(r), "type": CSL_TYPES.get(r.kind, "standard"),
+            "title": r.title or r.title_original or r.identifier,
+            "author": [{"literal": a} for a in _authors(table, r)],
+            "publisher": "; ".join(_authors(table, r)),
+            "URL": r.record or url_for(r.iri),
+            "accessed": {"date-parts": [[accessed.year, accessed.month, accessed.day]]},
+            "note": f"Catalogued in GAISTD-KG {version} at {url_for(r.iri)}",
+        }
+        if r.identifier:
+            item["number"] = r.identifier
+        if r.title and r.title_original:
+            item["original-title"] = r.title_original
+        if r.issued:
+            item["issued"] = {"date-parts": [[int(p) for p in r.issued.split("-")[:3]]]}
+        items.append(item)
+    return json.dumps(items, ensure_ascii=False, indent=1) + "\n"

@@ -1,0 +1,1 @@
+"""The ``gaistd`` command: parse arguments, call library functions, print."""

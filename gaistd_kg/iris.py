@@ -1,0 +1,134 @@
+"""Every IRI and prefix the project uses, in one place.
+
+Our own ontology terms are a closed vocabulary: the set is read from ``ontology/gaistd.ttl`` itself, so a misspelt
+term (``GAISTD.adressesRisk``) raises instead of minting a new IRI silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rdflib import Graph, Namespace, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, ORG, OWL, PROV, RDF, RDFS, SH, SKOS, VANN, VOID, XSD
+
+BASE = "https://w3id.org/gaistd/"
+ONTOLOGY_IRI = URIRef(BASE + "ontology")
+ONTOLOGY_NS = BASE + "ontology#"
+SHAPES_NS = BASE + "shapes#"
+ID_BASE = BASE + "id/"
+GRAPH_BASE = BASE + "graph/"
+
+ROOT = Path(__file__).resolve().parent.parent
+ONTOLOGY_FILE = ROOT / "ontology" / "gaistd.ttl"
+
+
+class ClosedNamespace(Namespace):
+    """A namespace whose terms are exactly those an RDF file declares; anything else raises AttributeError."""
+
+    def __new__(cls, value: str, terms: frozenset[str]):
+        ns = super().__new__(cls, value)
+        ns._terms = terms  # type: ignore[attr-defined]
+        return ns
+
+    def term(self, name: str) -> URIRef:
+        if name not in self._terms:  # type: ignore[attr-defined]
+            raise AttributeError(f"{name!r} is not a term of {str(self)} (see {ONTOLOGY_FILE.name})")
+        return URIRef(str(self) + name)
+
+    def __getattr__(self, name: str) -> URIRef:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.term(name)
+
+    def __getitem__(self, key: str) -> URIRef:  # type: ignore[override]
+        return self.term(key)
+
+    def __contains__(self, ref: object) -> bool:
+        return isinstance(ref, str) and ref.startswith(str(self)) and ref[len(str(self)):] in self._terms  # type: ignore[attr-defined]
+
+
+def _declared_terms(path: Path, ns: str) -> frozenset[str]:
+    g = Graph()
+    g.parse(path, format="turtle")
+    return frozenset(str(s)[len(ns):] for s in g.subjects() if isinstance(s, URIRef) and str(s).startswith(ns))
+
+
+GAISTD = ClosedNamespace(ONTOLOGY_NS, _declared_terms(ONTOLOGY_FILE, ONTOLOGY_NS)) if ONTOLOGY_FILE.exists() else None
+GAISTDSH = Namespace(SHAPES_NS)
+
+BIBO = Namespace("http://purl.org/ontology/bibo/")
+FABIO = Namespace("http://purl.org/spar/fabio/")
+ELI = Namespace("http://data.europa.eu/eli/ontology#")
+SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
+DPV = Namespace("https://w3id.org/dpv#")
+DPV_RISK = Namespace("https://w3id.org/dpv/risk#")
+DPV_AI = Namespace("https://w3id.org/dpv/ai#")
+AIRO = Namespace("https://w3id.org/airo#")
+QUDT_UNIT = Namespace("http://qudt.org/vocab/unit/")
+SCHEMA = Namespace("https://schema.org/")
+
+# Instance namespaces, one per kind: https://w3id.org/gaistd/id/<kind>/<slug>
+KINDS = (
+    "document", "org", "jurisdiction", "risk", "framework", "status", "source", "domain", "challenge",
+    "countermeasure", "characteristic", "statistic", "person", "project", "evidence-class", "scope",
+)
+ID = {kind: Namespace(f"{ID_BASE}{kind}/") for kind in KINDS}
+
+PREFIXES: dict[str, str] = {
+    "gaistd": ONTOLOGY_NS,
+    "gaistdsh": SHAPES_NS,
+    "gdoc": str(ID["document"]),
+    "gorg": str(ID["org"]),
+    "gjur": str(ID["jurisdiction"]),
+    "grisk": str(ID["risk"]),
+    "gfw": str(ID["framework"]),
+    "gstatus": str(ID["status"]),
+    "gsrc": str(ID["source"]),
+    "gdom": str(ID["domain"]),
+    "gchal": str(ID["challenge"]),
+    "gcm": str(ID["countermeasure"]),
+    "gchar": str(ID["characteristic"]),
+    "gstat": str(ID["statistic"]),
+    "gperson": str(ID["person"]),
+    "gproj": str(ID["project"]),
+    "gevc": str(ID["evidence-class"]),
+    "gscope": str(ID["scope"]),
+    "rdf": str(RDF),
+    "rdfs": str(RDFS),
+    "owl": str(OWL),
+    "xsd": str(XSD),
+    "skos": str(SKOS),
+    "dcterms": str(DCTERMS),
+    "dcat": str(DCAT),
+    "org": str(ORG),
+    "prov": str(PROV),
+    "foaf": str(FOAF),
+    "vann": str(VANN),
+    "void": str(VOID),
+    "sh": str(SH),
+    "bibo": str(BIBO),
+    "fabio": str(FABIO),
+    "eli": str(ELI),
+    "sd": str(SD),
+    "dpv": str(DPV),
+    "risk": str(DPV_RISK),
+    "dpv-ai": str(DPV_AI),
+    "airo": str(AIRO),
+    "unit": str(QUDT_UNIT),
+}
+
+# Named graphs: one per layer of truth; the default graph is their union.
+GRAPH = {name: URIRef(GRAPH_BASE + name) for name in ("ontology", "data", "inferred", "meta")}
+
+PAPER = ID["source"]["zheng-2025"]
+
+
+def bind_prefixes(g: Graph) -> Graph:
+    for prefix, ns in PREFIXES.items():
+        g.bind(prefix, ns, override=True, replace=True)
+    return g
+
+
+def sparql_prologue() -> str:
+    """PREFIX declarations for every prefix above, for queries typed by people."""
+    return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())

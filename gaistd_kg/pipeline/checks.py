@@ -1,0 +1,57 @@
+"""Query-based checks (queries/checks/*-violation.rq) that SHACL expresses badly: duplicates across resources.
+
+Each query selects ``?this`` (the offending resource), ``?value`` and ``?message``; every row is a violation.
+They run in Oxigraph over the data and the ontology, so they cost milliseconds, not a SHACL engine's seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import Graph, URIRef
+
+from .load import display, locate
+from gaistd_kg.iris import PREFIXES, ROOT
+from gaistd_kg.store import store_from_graphs
+from .validate import Finding, short
+
+CHECKS_DIR = ROOT / "queries" / "checks"
+
+
+def check_files(folder: Path = CHECKS_DIR) -> list[Path]:
+    return sorted(folder.glob("*-violation.rq"))
+
+
+def _term(t):
+    if t is None:
+        return None
+    if isinstance(t, ox.NamedNode):
+        return URIRef(t.value)
+    return t.value
+
+
+def run_checks(data: Graph, ontology: Graph, subject_files: dict | None = None,
+               folder: Path = CHECKS_DIR, store: ox.Store | None = None) -> list[Finding]:
+    """``store``: data and ontology already loaded (validate passes its own), else one is made."""
+    store = store if store is not None else store_from_graphs({"data": data, "ontology": ontology})
+    findings = []
+    for path in check_files(folder):
+        text = path.read_text(encoding="utf-8")
+        for row in store.query(text, use_default_graph_as_union=True):
+            focus = _term(row["this"])
+            where = None
+            if subject_files and focus in subject_files:
+                hit = locate(focus, subject_files[focus], PREFIXES)
+                where = f"{display(hit[0])}:{hit[1]}" if hit else display(subject_files[focus][0])
+            findings.append(Finding(
+                severity="Violation",
+                focus=short(focus),
+                path=None,
+                message=str(_term(row["message"])),
+                shape=f"queries/checks/{path.name}",
+                component=None,
+                value=str(_term(row["value"])) if row["value"] is not None else None,
+                where=where,
+            ))
+    return findings

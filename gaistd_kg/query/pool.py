@@ -1,0 +1,370 @@
+"""Worker processes that run queries under a deadline: the part of the safety rules a thread cannot enforce.
+
+A pyoxigraph query cannot be interrupted from its own thread, so ``QueryPool`` keeps ``size`` worker processes, each
+holding the store open read-only, and sends each query to an idle one over a pipe. Past the deadline the parent kills
+that worker (SIGKILL: its CPU is freed at once), starts a replacement and raises ``QueryTimeout``. Workers are plain
+``python -c`` subprocesses (fork+exec, safe from threaded servers; ``gaistd_kg.query.worker``), named ``gaistd-query``,
+exit when their parent dies, and, when no SERVICE endpoint is allowed, run without network access (``deny_network``).
+
+Bounded work, beyond the deadline: each worker has a data-memory limit (``limit_memory``; past it the query is
+stopped with ``QueryMemoryExceeded``), runs the engine on a thread with a large stack (deep queries end at the deadline
+instead of overflowing it), and a query still running after ``LONG_QUERY_SECONDS`` is reniced so that short queries
+keep their CPU. A killed worker's replacement is handed to others only once it has the store open: the request whose
+query was stopped waits for it, so a client sending pathological queries pays for the restarts it causes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Mapping
+
+from .engine import (DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, Dataset, QueryError, QueryInfo, QueryMemoryExceeded,
+                    QueryRefused, QuerySyntaxError, QueryTimeout, QueryUnavailable, Result, check_query)
+from .worker import DEFAULT_MEMORY_LIMIT_MB, deny_network, limit_memory  # noqa: F401 - re-exported
+from .worker import main as _worker_main  # noqa: F401 - the old entry point, for servers started before the split
+
+LONG_QUERY_SECONDS = 0.1  # a query still running after this yields the CPU to short ones …
+LONG_QUERY_NICE = 10      # … by running at this nice value until it ends
+
+
+# --- the pool -----------------------------------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class _Worker:
+    proc: subprocess.Popen
+    tx: Connection
+    rx: Connection
+    ready: bool = False
+    sandboxed: bool = False
+    failure: str | None = None  # why it could not start, kept for the query that gets this worker
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def close_handles(self) -> None:
+        for conn in (self.tx, self.rx):
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        self.close_handles()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def stop(self, grace: float = 1.0) -> None:
+        self.close_handles()  # EOF on its pipe: an idle worker exits by itself
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_POOLS: "weakref.WeakSet[QueryPool]" = weakref.WeakSet()
+
+
+@dataclass(eq=False)
+class QueryPool:
+    """``size`` worker processes holding the store at ``store_path`` open read-only; ``run`` is thread-safe.
+
+    Workers start lazily, in the process that uses the pool: a pool inherited through fork (gunicorn ``--preload``)
+    forgets its parent's workers and starts its own. ``close()`` stops them; it also runs at interpreter exit.
+    """
+
+    store_path: str
+    size: int = 2
+    timeout: float = DEFAULT_TIMEOUT
+    row_limit: int = DEFAULT_ROW_LIMIT
+    service_allowlist: tuple[str, ...] = ()
+    prefixes: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout: float = 30.0
+    memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB  # per worker (RLIMIT_DATA); 0: no limit
+    _idle: list = field(default_factory=list, init=False, repr=False)
+    _all: list = field(default_factory=list, init=False, repr=False)
+    _cond: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+    _pid: int = field(default_factory=os.getpid, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError("a query pool needs at least one worker")
+        self.store_path = str(self.store_path)
+        self.service_allowlist = tuple(self.service_allowlist)
+        _POOLS.add(self)
+
+    # lifecycle
+
+    def _forget_after_fork(self) -> None:
+        self._cond = threading.Condition()
+        for w in self._all:
+            w.close_handles()  # the parent's workers are the parent's to stop
+        self._idle, self._all, self._pid = [], [], os.getpid()
+
+    def _spawn(self) -> _Worker:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "from gaistd_kg.query.worker import main; main()",
+                 self.store_path, str(to_child_r), str(from_child_w), str(os.getpid())],
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, close_fds=True)
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        w = _Worker(proc=proc, tx=Connection(to_child_w, readable=False), rx=Connection(from_child_r, writable=False))
+        w.tx.send_bytes(pickle.dumps({"prefixes": dict(self.prefixes), "deny_network": not self.service_allowlist,
+                                      "memory_limit_mb": self.memory_limit_mb}))
+        self._all.append(w)
+        return w
+
+    def start(self) -> "QueryPool":
+        """Start all workers now and wait until each has the store open (otherwise they start on first use)."""
+        with self._cond:
+            self._ensure_same_process()
+            while len(self._all) < self.size:
+                self._idle.append(self._spawn())
+            waiting = [w for w in self._idle if not w.ready]
+        for w in waiting:
+            try:
+                self._await_ready(w)
+            except (QueryUnavailable, EOFError, OSError):
+                pass  # reported, with its reason, to the first query that gets this worker
+        return self
+
+    def _ensure_same_process(self) -> None:
+        if os.getpid() != self._pid:
+            self._forget_after_fork()
+
+    def close(self) -> None:
+        with self._cond:
+            if os.getpid() != self._pid:
+                self._forget_after_fork()
+            self._closed = True
+            workers, self._all, self._idle = self._all, [], []
+            self._cond.notify_all()
+        for w in workers:
+            w.stop()
+
+    def retire(self) -> None:
+        """Stop taking work: idle workers stop now, busy ones as soon as their answer is in (never mid-query).
+
+        Used when a new build is published: the pool on the new store takes new requests at once, while queries
+        already running on the old one finish undisturbed.
+        """
+        with self._cond:
+            if os.getpid() != self._pid:
+                self._forget_after_fork()
+            self._closed = True
+            idle, self._idle = self._idle, []
+            for w in idle:
+                self._all.remove(w)
+            self._cond.notify_all()
+        for w in idle:
+            w.stop()
+
+    def size_now(self) -> int:
+        """Live workers of this pool (started or starting)."""
+        with self._cond:
+            return sum(1 for w in self._all if w.proc.poll() is None)
+
+    def sandboxed(self) -> bool:
+        """True when every started worker runs without network access (no SERVICE allowed, Linux seccomp)."""
+        with self._cond:
+            started = [w for w in self._all if w.ready]
+        return bool(started) and all(w.sandboxed for w in started)
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        with self._cond:
+            return [w.pid for w in self._all if w.proc.poll() is None]
+
+    # running
+
+    def _acquire(self, deadline: float) -> _Worker:
+        with self._cond:
+            self._ensure_same_process()
+            while True:
+                if self._closed:
+                    raise QueryUnavailable("the query pool is closed")
+                if self._idle:
+                    # a worker that has the store open first: a fresh replacement may still be starting
+                    ready = next((w for w in reversed(self._idle) if self._started(w)), self._idle[-1])
+                    self._idle.remove(ready)
+                    return ready
+                if len(self._all) < self.size:
+                    return self._spawn()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise QueryUnavailable(f"every query worker stayed busy for {self.timeout:g} s; try again later")
+                self._cond.wait(remaining)
+
+    def _release(self, w: _Worker) -> None:
+        with self._cond:
+            if not self._closed and w in self._all:
+                self._idle.append(w)
+                self._cond.notify()
+            else:
+                w.stop()
+
+    def _replace(self, w: _Worker) -> None:
+        """Kill ``w`` and start its replacement at once, so the pool stays at its size.
+
+        The replacement is offered to others only once it has the store open: the request whose query was stopped
+        waits for that (a fraction of a second), not the next client, so a client whose queries keep running past the
+        deadline pays for the restarts it causes.
+        """
+        w.kill()
+        with self._cond:
+            if w in self._all:
+                self._all.remove(w)
+            fresh = None
+            if not self._closed and os.getpid() == self._pid and len(self._all) < self.size:
+                fresh = self._spawn()
+        if fresh is None:
+            return
+        try:
+            self._await_ready(fresh)
+        except (QueryUnavailable, EOFError, OSError):
+            pass  # kept, with its reason, for the query that gets it
+        with self._cond:
+            if not self._closed and fresh in self._all:
+                self._idle.append(fresh)
+                self._cond.notify()
+                return
+        fresh.stop()
+
+    def _started(self, w: _Worker) -> bool:
+        """Whether ``w`` has said it is ready, without waiting for it."""
+        if w.ready:
+            return True
+        if w.failure is None and w.rx.poll(0):
+            try:
+                self._await_ready(w)
+            except (QueryUnavailable, EOFError, OSError):
+                return False
+        return w.ready
+
+    def _await_ready(self, w: _Worker) -> None:
+        if w.ready:
+            return
+        if w.failure is not None:
+            raise QueryUnavailable(w.failure)
+        if not w.rx.poll(self.startup_timeout):
+            raise QueryUnavailable(f"a query worker did not start within {self.startup_timeout:g} s")
+        try:
+            status, detail = pickle.loads(w.rx.recv_bytes())
+        except (EOFError, OSError):
+            w.failure = "a query worker exited while starting"
+            raise QueryUnavailable(w.failure) from None
+        if status != "ready":
+            w.failure = detail
+            raise QueryUnavailable(detail)
+        w.ready, w.sandboxed = True, bool(detail)
+
+    def run(self, text: str, fmt: str | None = None, dataset: Dataset | None = None, base_iri: str | None = None,
+            row_limit: int | None = None, timeout: float | None = None, info: QueryInfo | None = None,
+            timeout_setting: str = "QUERY_TIMEOUT") -> Result:
+        """Check the query (``check_query``), run it in a worker within the deadline, return the serialised answer.
+
+        Raises QueryRefused, QuerySyntaxError, QueryTimeout (the worker was killed and replaced),
+        QueryMemoryExceeded, QueryUnavailable or QueryError (the engine failed).
+        """
+        info = info or check_query(text, self.service_allowlist)
+        limit = self.row_limit if row_limit is None else row_limit
+        return self._call({"query": text, "format": fmt, "dataset": dataset or None, "form": info.form,
+                           "union": not info.dataset_clause, "limit": limit, "base_iri": base_iri}, timeout,
+                          timeout_setting)
+
+    def change(self, change: Mapping, timeout: float | None = None):
+        """Compute a write (``gaistd_kg.pipeline.writes.transform``) in a worker: the same deadline, memory limit and network
+        sandbox as a query. Returns its ``writes.Changed``; raises what ``run`` raises."""
+        return self._call({"kind": "write", "change": dict(change)}, timeout)
+
+    def _call(self, req: dict, timeout: float | None, setting: str = "QUERY_TIMEOUT"):
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        request = pickle.dumps(req, protocol=pickle.HIGHEST_PROTOCOL)
+        w = self._acquire(deadline)
+        healthy = False
+        died = False
+        niced = False
+        try:
+            self._await_ready(w)
+            w.tx.send_bytes(request)
+            if not w.rx.poll(min(LONG_QUERY_SECONDS, max(deadline - time.monotonic(), 0))):
+                niced = _renice(w.pid, LONG_QUERY_NICE)  # short queries first: a long one gets what CPU is left
+                if not w.rx.poll(max(deadline - time.monotonic(), 0)):
+                    raise QueryTimeout(budget, setting)
+            reply = pickle.loads(w.rx.recv_bytes())
+            healthy = not niced or _renice(w.pid, 0)  # back to normal; without the privilege to, a fresh worker
+        except (EOFError, OSError):
+            died = True
+        finally:
+            # A worker that did not answer in time (or at all) may still be computing: it is killed, never reused.
+            if healthy:
+                self._release(w)
+            else:
+                self._replace(w)
+        if died:
+            if w.proc.returncode == -signal.SIGABRT and self.memory_limit_mb:
+                raise QueryMemoryExceeded(self.memory_limit_mb)  # the engine's allocation failed: Rust aborts
+            raise QueryUnavailable("the query worker died while answering; try again")
+        status = reply[0]
+        if status == "ok":
+            return reply[1]
+        if status == "syntax":
+            raise QuerySyntaxError(reply[1])
+        if status == "refused":
+            raise QueryRefused(reply[1], reply[2])
+        if status == "memory":
+            raise QueryMemoryExceeded(self.memory_limit_mb)
+        raise QueryError(reply[1])
+
+
+def _renice(pid: int, nice: int) -> bool:
+    """Set a worker's nice value; False when not allowed (lowering it needs CAP_SYS_NICE) or the worker is gone."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+        return True
+    except OSError:
+        return False
+
+
+def _reset_pools_after_fork() -> None:
+    for pool in list(_POOLS):
+        pool._forget_after_fork()
+
+
+def _close_pools_at_exit() -> None:
+    for pool in list(_POOLS):
+        pool.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pools_after_fork)
+atexit.register(_close_pools_at_exit)
+
+
+def pool_for_build(build_dir: str | os.PathLike, **options) -> QueryPool:
+    """A pool on the build currently published in ``build_dir`` (resolved once, now). Raises store.StoreMissing."""
+    from gaistd_kg.store import StoreMissing, current_path  # rdflib-importing module: parent side only
+
+    path = current_path(Path(build_dir))
+    if path is None:
+        raise StoreMissing(f"no built store in {build_dir}: run `gaistd build` first")
+    return QueryPool(str(path / "oxigraph"), **options)

@@ -1,0 +1,363 @@
+"""The text of a SPARQL query or update, read before any engine sees it: what it asks, and whether it may run here.
+
+``check_query`` and ``check_update`` are the one place that decides what is refused (SPARQL Update at the query
+endpoint, SERVICE to an endpoint not allow-listed, LOAD, ``file:`` datasets, nesting deeper than ``MAX_NESTING``);
+``inspect`` reads the form, the dataset clause and the SERVICE targets from the tokens, as Oxigraph would read them;
+``with_using`` applies the Protocol's ``using-graph-uri`` to an update. The errors every query module raises are here
+too. ``gaistd_kg.query.engine`` re-exports all of it: callers import from there. No rdflib, no store: query workers import
+this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import pyoxigraph as ox
+
+FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
+UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH")
+MAX_NESTING = 200  # brackets and unary operators; Oxigraph's parser needs ~10 stack frames per level
+
+
+# --- errors ------------------------------------------------------------------------------------------------------
+
+class QueryError(Exception):
+    """Any query that did not produce an answer; ``str(err)`` is a message for the person who sent it."""
+
+
+class QuerySyntaxError(QueryError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        m = re.search(r"(\d+):(\d+)", message)
+        self.line, self.column = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
+class QueryRefused(QueryError):
+    """The query uses a feature this server does not run for the public (``feature`` names it)."""
+
+    def __init__(self, feature: str, message: str):
+        super().__init__(message)
+        self.feature = feature
+
+
+class QueryTimeout(QueryError):
+    def __init__(self, limit: float, setting: str = "QUERY_TIMEOUT"):
+        super().__init__(f"query stopped: it ran past the time limit of {limit:g} s ({setting})")
+        self.limit = limit
+
+
+class QueryUnavailable(QueryError):
+    """No answer for reasons of the server (no store, every worker busy past the deadline, a worker died)."""
+
+
+class QueryMemoryExceeded(QueryError):
+    def __init__(self, limit_mb: int):
+        super().__init__(f"query stopped: it needed more memory than the limit of {limit_mb} MiB per query worker "
+                         "(QUERY_MEMORY_LIMIT); narrow it, or add LIMIT")
+        self.limit_mb = limit_mb
+
+
+# --- reading the query text ---------------------------------------------------------------------------------------
+
+_PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
+_TOKEN = re.compile(rf"""
+  (?P<ws>\s+)
+| (?P<comment>\#[^\r\n]*)
+| (?P<string>'''(?:(?:'|'')?(?:[^'\\]|\\.))*'''|\"\"\"(?:(?:"|"")?(?:[^"\\]|\\.))*\"\"\"
+            |'(?:[^'\\\r\n]|\\.)*'|"(?:[^"\\\r\n]|\\.)*")
+| (?P<iri><(?:[^<>"{{}}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{{4}}|\\U[0-9A-Fa-f]{{8}})*>)
+| (?P<var>[?$][\w\u00B7\u0300-\u036F\u203F-\u2040]+)
+| (?P<bnode>_:[\w\u00B7\u0300-\u036F\u203F-\u2040](?:[\w.\-\u00B7\u0300-\u036F\u203F-\u2040]*[\w\-\u00B7])?)
+| (?P<langtag>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
+| (?P<pname>(?:[^\W\d_](?:[\w.\-\u00B7]*[\w\-\u00B7])?)?:
+            (?:(?:[\w:]|{_PLX})(?:(?:[\w.:\-\u00B7]|{_PLX})*(?:[\w:\-\u00B7]|{_PLX}))?)?)
+| (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
+| (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+| (?P<other>\^\^|&&|\|\||!=|<=|>=|.)
+""", re.X | re.S)
+_UESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+def tokens(text: str) -> Iterable[tuple[str, str]]:
+    """(kind, text) for each token outside whitespace and comments, as the SPARQL grammar's terminals split it."""
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if kind not in ("ws", "comment"):
+            yield kind, m.group()
+
+
+def _iri_text(token: str) -> str:
+    return _UESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), token[1:-1])
+
+
+@dataclass(frozen=True)
+class QueryInfo:
+    """What a lexical reading of the query shows, before any engine sees it."""
+
+    form: str | None                   # SELECT, CONSTRUCT, DESCRIBE, ASK; None when the text starts otherwise
+    update: str | None = None          # the update keyword it starts with (INSERT, CLEAR, …), if it is an update
+    dataset_clause: bool = False       # has FROM / FROM NAMED
+    services: tuple[str | None, ...] = ()  # SERVICE endpoints, as absolute IRIs; None: one the reading cannot resolve
+    dataset_iris: tuple[str, ...] = ()  # FROM / FROM NAMED graphs the reading resolved to absolute IRIs
+    nesting: int = 0                   # deepest nesting of ( { [ and runs of unary ! - +
+    loads: bool = False                # the LOAD keyword occurs (in any spelling Oxigraph reads as LOAD)
+    using: bool = False                # an update names its own dataset (USING, USING NAMED or WITH)
+
+    @property
+    def kind(self) -> str | None:
+        """TABULAR (SELECT, ASK), GRAPH (CONSTRUCT, DESCRIBE) or None."""
+        from gaistd_kg.formats import GRAPH, TABULAR
+
+        if self.form is None:
+            return None
+        return GRAPH if self.form in ("CONSTRUCT", "DESCRIBE") else TABULAR
+
+
+_INSPECT_CACHE_MAX_TEXT = 16 << 10   # texts longer than this are read afresh each time (bounds the cache's memory)
+
+
+def inspect(text: str) -> QueryInfo:
+    """What a lexical reading of ``text`` shows (see ``_inspect``); remembered for the last 512 short texts, since
+    the same queries come again and again (a client's, the competency questions) and the reading is pure."""
+    if len(text) > _INSPECT_CACHE_MAX_TEXT:
+        return _inspect(text)
+    return _inspect_cached(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _inspect_cached(text: str) -> QueryInfo:
+    return _inspect(text)
+
+
+def _inspect(text: str) -> QueryInfo:
+    """Read the query's form, dataset clause and SERVICE targets from its tokens (no full parse: that is Oxigraph's).
+
+    Oxigraph matches keywords without a word boundary (``SERVICE:x`` is SERVICE then ``:x``, ``trueSERVICE`` is
+    ``true`` then SERVICE), and in an expression ``<`` may be an operator where a lexer sees an IRI. The reading is
+    therefore conservative: any SERVICE it cannot read plainly is reported as an endpoint it cannot resolve (None).
+    """
+    toks = list(tokens(text))
+    prefixes: dict[str, str] = {}
+    base = ""
+    i = 0
+    while i < len(toks):  # prologue
+        word = toks[i][1].upper() if toks[i][0] == "word" else ""
+        if word == "BASE" and i + 1 < len(toks) and toks[i + 1][0] == "iri":
+            base = _iri_text(toks[i + 1][1])
+            i += 2
+        elif word == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri":
+            prefixes[toks[i + 1][1].rstrip(":")] = _iri_text(toks[i + 2][1])
+            i += 3
+        else:
+            break
+    first = toks[i][1].upper() if i < len(toks) and toks[i][0] == "word" else ""
+    form = next((f for f in FORMS if first.startswith(f)), None)
+    update = next((u for u in UPDATE_KEYWORDS if first.startswith(u)), None) if form is None else None
+    dataset_clause = loads = using = False
+    services: list[str | None] = []
+    dataset_iris: list[str] = []
+    depth = deepest = run = 0
+    for j, (kind, tok) in enumerate(toks):
+        up = tok.upper()
+        # Nesting is counted inside ``<…>`` too: where a lexer sees an IRI, Oxigraph may see a less-than followed by
+        # code (``FILTER((?a<!!!…true)>?b)``, ``?a<((((1>0))))``), and hidden nesting would still overflow its stack.
+        for ch in (tok if kind == "other" else tok[1:-1] if kind == "iri" else ""):
+            if ch in "({[":
+                depth += 1
+            elif ch in ")}]":
+                depth -= 1
+            run = run + 1 if ch in "!-+" else 0
+            deepest = max(deepest, depth + run)
+        if kind == "other":
+            continue
+        if kind != "iri":
+            run = 0
+        if kind == "pname":
+            prefix = up.split(":", 1)[0]
+            if "SERVICE" in prefix:
+                services.append(None)
+            loads = loads or "LOAD" in prefix  # Oxigraph reads LOAD:x as LOAD then :x
+            dataset_clause = dataset_clause or prefix == "FROM"
+        elif kind == "iri" and _service_inside_iri(tok):
+            services.append(None)
+        elif kind != "word":
+            continue
+        elif up == "FROM":
+            dataset_clause = True
+            k = j + 1
+            if k < len(toks) and toks[k][0] == "word" and toks[k][1].upper() == "NAMED":
+                k += 1
+            iri = _resolve(toks[k], prefixes, base) if k < len(toks) else None
+            if iri is not None:
+                dataset_iris.append(iri)
+        elif "LOAD" in up:
+            loads = True
+        elif up in ("USING", "WITH"):
+            using = True
+        elif up == "SERVICE":
+            k = j + 1
+            if k < len(toks) and toks[k][1].upper() == "SILENT" and toks[k][0] == "word":
+                k += 1
+            target = toks[k] if k < len(toks) else ("", "")
+            services.append(None if target[1].upper().startswith("SILENT") else _resolve(target, prefixes, base))
+        elif "SERVICE" in up:
+            services.append(None)
+    return QueryInfo(form=form, update=update, dataset_clause=dataset_clause, services=tuple(services),
+                     dataset_iris=tuple(dataset_iris), loads=loads, using=using, nesting=deepest)
+
+
+def _check_nesting(info: QueryInfo) -> None:
+    if info.nesting > MAX_NESTING:
+        raise QueryRefused("nesting", f"the text is nested {info.nesting} levels deep (brackets and unary operators); "
+                                      f"at most {MAX_NESTING} are accepted")
+
+
+def _service_inside_iri(tok: str) -> bool:
+    """Could Oxigraph read this ``<…>`` as a less-than followed by code holding a SERVICE keyword?
+
+    Only when the keyword is followed by something that can name an endpoint and a ``#`` then hides the closing
+    ``>`` in a comment (``FILTER(?a<?b)SERVICE?e#>``). A plain IRI such as ``<…/sparql-service-description#>`` is not.
+    """
+    body = tok[1:-1]
+    if "#" not in body or "SERVICE" not in body.upper():
+        return False
+    inner = list(tokens(body[:body.rindex("#")]))
+    for j, (kind, t) in enumerate(inner):
+        if "SERVICE" in t.upper() and kind in ("word", "pname"):
+            nxt = inner[j + 1] if j + 1 < len(inner) else None
+            if kind == "pname" or t.upper() != "SERVICE" or nxt is None or nxt[0] in ("var", "pname", "word", "iri"):
+                return True
+    return False
+
+
+def _resolve(token: tuple[str, str], prefixes: Mapping[str, str], base: str) -> str | None:
+    kind, tok = token
+    if kind == "iri":
+        iri = _iri_text(tok)
+    elif kind == "pname" and ":" in tok:
+        prefix, local = tok.split(":", 1)
+        if prefix not in prefixes:
+            return None
+        iri = prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
+    else:
+        return None  # a variable, or something the reading does not follow: never allowed
+    if not re.match(r"[A-Za-z][A-Za-z0-9+.\-]*:", iri):
+        return base + iri if base and re.match(r"https?://", base) else None
+    return iri
+
+
+def check_query(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
+    """The one place that decides whether a query may run here. Returns what it read; raises QueryRefused.
+
+    Refused: SPARQL Update (this is a read-only query service) and SERVICE to any endpoint not in
+    ``service_allowlist`` (a SERVICE whose endpoint is a variable or cannot be resolved is never allowed).
+    """
+    info = inspect(text)
+    if info.update:
+        raise QueryRefused("update", f"SPARQL Update ({info.update}) is not accepted: this is a read-only query "
+                                     "service")
+    _check_nesting(info)
+    _check_services(info, service_allowlist)
+    for iri in info.dataset_iris:
+        _check_local(iri, "FROM")
+    return info
+
+
+def _check_services(info: QueryInfo, service_allowlist: Iterable[str]) -> None:
+    allowed = set(service_allowlist)
+    for iri in info.services:
+        if iri is None:
+            raise QueryRefused("SERVICE", "SERVICE is refused: its endpoint must be a literal IRI on the allow-list")
+        if iri not in allowed:
+            raise QueryRefused("SERVICE", f"SERVICE <{iri}> is refused: federated queries may only reach endpoints "
+                                          "an operator allows (SERVICE_ALLOWLIST)")
+
+
+def _check_local(iri: str, feature: str) -> None:
+    if iri.lower().startswith("file:"):
+        raise QueryRefused(feature, f"{feature} <{iri}> is refused: this server never reads local files; "
+                                    "name a graph of the store")
+
+
+def check_dataset(iris: Iterable[str], feature: str = "default-graph-uri") -> None:
+    """Refuse a protocol dataset IRI (``default-graph-uri``, ``named-graph-uri``) that is a ``file:`` path.
+
+    Any other IRI names a graph of the store: Oxigraph never fetches it, and one the store does not hold is an empty
+    graph (the W3C Protocol tests rely on that: ``ASK {}`` over an absent default graph is true).
+    """
+    for iri in iris:
+        _check_local(iri, feature)
+
+
+def check_update(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
+    """The update endpoint's counterpart of ``check_query``: refuses LOAD always, SERVICE unless allow-listed, and
+    a query sent as an update. Raises QueryRefused."""
+    info = inspect(text)
+    if info.form is not None:
+        raise QueryRefused("query", f"a {info.form} query is not an update: send queries to the query endpoint")
+    if info.loads:
+        raise QueryRefused("LOAD", "LOAD is refused: this server never fetches data from another host or reads a "
+                                   "local file; send the data itself (INSERT DATA, or PUT/POST to the graph store)")
+    _check_nesting(info)
+    _check_services(info, service_allowlist)
+    return info
+
+
+def mentioned_iris(text: str) -> set[str]:
+    """Every IRI the text names, written out or as a prefixed name (prefixes declared anywhere in it apply; an
+    update may declare them before each operation). For messages, not for security: a name it cannot resolve is
+    left out."""
+    toks = list(tokens(text))
+    prefixes: dict[str, str] = {}
+    base = ""
+    for i, (kind, tok) in enumerate(toks[:-1]):
+        if kind == "word" and tok.upper() == "BASE" and toks[i + 1][0] == "iri":
+            base = _iri_text(toks[i + 1][1])
+        elif kind == "word" and tok.upper() == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" \
+                and toks[i + 2][0] == "iri":
+            prefixes[toks[i + 1][1].rstrip(":")] = _iri_text(toks[i + 2][1])
+    found = set()
+    for kind, tok in toks:
+        if kind in ("iri", "pname"):
+            iri = _resolve((kind, tok), prefixes, base)
+            if iri is not None:
+                found.add(iri)
+    return found
+
+
+def with_using(text: str, default_graphs: Iterable[str] = (), named_graphs: Iterable[str] = ()) -> str:
+    """The update with the protocol's ``using-graph-uri`` / ``using-named-graph-uri`` applied to each operation.
+
+    A ``USING`` clause is inserted before every top-level ``WHERE`` that follows a template, each IRI written with
+    Oxigraph's own term serialisation (``NamedNode`` refuses anything that is not an IRI, so nothing can be injected).
+    Raises QueryRefused when the update names its own dataset (SPARQL 1.1 Protocol 2.2.3) or uses ``DELETE WHERE``,
+    which has no place for USING.
+    """
+    clauses = "".join(f" USING {ox.NamedNode(i)}" for i in default_graphs)
+    clauses += "".join(f" USING NAMED {ox.NamedNode(i)}" for i in named_graphs)
+    if not clauses:
+        return text
+    if inspect(text).using:
+        raise QueryRefused("using-graph-uri", "using-graph-uri / using-named-graph-uri cannot be combined with an "
+                                              "update that names its own dataset (USING or WITH)")
+    out, depth, last, prev = [], 0, 0, ""
+    for m in _TOKEN.finditer(text):
+        kind, tok = m.lastgroup, m.group()
+        if kind in ("ws", "comment"):
+            continue
+        if tok == "{":
+            depth += 1
+        elif tok == "}":
+            depth -= 1
+        elif kind == "word" and tok.upper() == "WHERE" and depth == 0:
+            if prev != "}":
+                raise QueryRefused("using-graph-uri", "using-graph-uri / using-named-graph-uri cannot apply to "
+                                                      "DELETE WHERE { … }: write DELETE { … } WHERE { … }")
+            out.append(text[last:m.start()] + clauses.lstrip() + " ")
+            last = m.start()
+        prev = tok
+    out.append(text[last:])
+    return "".join(out)

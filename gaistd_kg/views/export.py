@@ -1,0 +1,94 @@
+"""Dumps of the built dataset, or one named graph, in every RDF format; the JSON-LD @context."""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Iterable
+
+import pyoxigraph as ox
+
+from gaistd_kg.iris import GRAPH, PREFIXES
+
+# name -> (pyoxigraph format, keeps graph names, media type, extension)
+EXPORT_FORMATS: dict[str, tuple[ox.RdfFormat, bool, str, str]] = {
+    "turtle": (ox.RdfFormat.TURTLE, False, "text/turtle", "ttl"),
+    "trig": (ox.RdfFormat.TRIG, True, "application/trig", "trig"),
+    "ntriples": (ox.RdfFormat.N_TRIPLES, False, "application/n-triples", "nt"),
+    "nquads": (ox.RdfFormat.N_QUADS, True, "application/n-quads", "nq"),
+    "rdfxml": (ox.RdfFormat.RDF_XML, False, "application/rdf+xml", "rdf"),
+    "jsonld": (ox.RdfFormat.JSON_LD, False, "application/ld+json", "jsonld"),
+}
+ALIASES = {ext: name for name, (_f, _q, _m, ext) in EXPORT_FORMATS.items()} | {"ttl": "turtle", "xml": "rdfxml"}
+
+# Which named graphs make up each dump.
+DUMPS = {
+    "asserted": ("ontology", "data"),
+    "inferred": ("inferred",),
+    "full": ("ontology", "data", "inferred", "meta"),
+}
+
+
+def context() -> dict:
+    """The JSON-LD @context published with the dumps: our prefixes, nothing else, so every term stays an IRI."""
+    return {"@context": dict(sorted(PREFIXES.items()))}
+
+
+def context_json() -> str:
+    return json.dumps(context(), indent=2, ensure_ascii=False)
+
+
+def format_name(name: str) -> str:
+    key = ALIASES.get(name, name)
+    if key not in EXPORT_FORMATS:
+        offered = ", ".join(sorted(EXPORT_FORMATS))
+        raise ValueError(f"unknown format {name!r}: use one of {offered}")
+    return key
+
+
+def graphs_for(selection: str | Iterable[str]) -> list[ox.NamedNode]:
+    names = DUMPS.get(selection, (selection,)) if isinstance(selection, str) else tuple(selection)
+    unknown = [n for n in names if n not in GRAPH]
+    if unknown:
+        raise ValueError(f"unknown graph {unknown[0]!r}: use one of {', '.join([*DUMPS, *GRAPH])}")
+    return [ox.NamedNode(str(GRAPH[n])) for n in names]
+
+
+def export(store: ox.Store, output: IO[bytes], selection: str = "full", fmt: str = "turtle") -> None:
+    """Write the named graphs of ``selection`` (a dump name or a graph name) to ``output``.
+
+    Quad formats keep each triple's graph; triple formats merge the graphs (duplicates across graphs written once).
+    """
+    fmt = format_name(fmt)
+    rdf_format, quads, _media, _ext = EXPORT_FORMATS[fmt]
+    graphs = graphs_for(selection)
+    prefixes = dict(PREFIXES)
+    if quads:
+        items: Iterable = (q for g in graphs for q in store.quads_for_pattern(None, None, None, g))
+        ox.serialize(items, output, rdf_format, prefixes=prefixes)
+        return
+    seen: set = set()
+    triples = []
+    for g in graphs:
+        for q in store.quads_for_pattern(None, None, None, g):
+            t = q.triple
+            if t not in seen:
+                seen.add(t)
+                triples.append(t)
+    if fmt == "jsonld":
+        _jsonld(triples, output)
+        return
+    ox.serialize(triples, output, rdf_format, prefixes=prefixes)
+
+
+def _jsonld(triples: list, output: IO[bytes]) -> None:
+    """JSON-LD compacted with our published @context (Oxigraph's writer does not compact, rdflib's does)."""
+    import io
+
+    from rdflib import Graph
+
+    buf = io.BytesIO()
+    ox.serialize(triples, buf, ox.RdfFormat.N_TRIPLES)
+    g = Graph()
+    g.parse(data=buf.getvalue(), format="nt")
+    output.write(g.serialize(format="json-ld", context=context()["@context"], auto_compact=True,
+                             ensure_ascii=False).encode("utf-8"))

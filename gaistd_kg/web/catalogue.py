@@ -1,0 +1,156 @@
+"""``/documents``: the faceted catalogue, rendered on the server (it works without JavaScript), every state a
+shareable URL (``?jurisdiction=cn&risk=privacy&sort=-issued``), every filtered list downloadable as CSV, JSON-LD,
+Turtle, BibTeX, RIS and CSL-JSON (``&format=…``). The logic is in :mod:`gaistd_kg.catalogue`; this module only
+translates between HTTP and it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import pyoxigraph as ox
+from flask import Blueprint, Response, current_app, render_template, request
+
+from .. import catalogue as cat
+from . import pages
+
+bp = Blueprint("catalogue", __name__)
+
+PAGE_SIZE = 50
+DOWNLOADS = {  # format= -> (media type, file extension, label)
+    "csv": ("text/csv; charset=utf-8", "csv", "CSV"),
+    "jsonld": ("application/ld+json", "jsonld", "JSON-LD"),
+    "ttl": ("text/turtle; charset=utf-8", "ttl", "Turtle"),
+    "bibtex": ("application/x-bibtex; charset=utf-8", "bib", "BibTeX"),
+    "ris": ("application/x-research-info-systems; charset=utf-8", "ris", "RIS"),
+    "csljson": ("application/vnd.citationstyles.csl+json", "json", "CSL-JSON"),
+}
+
+
+def table() -> tuple[cat.Table, Any]:
+    """The catalogue table of the served build, read once per build and process."""
+    opened = pages.current_store()
+    key = (opened.build_id, opened.built_at)
+    cached = current_app.extensions.get("gaistd.catalogue")
+    if cached is None or cached[0] != key:
+        cached = (key, cat.read_table(opened.store))
+        current_app.extensions["gaistd.catalogue"] = cached
+    return cached[1], opened
+
+
+def short(key: str, value: str) -> str:
+    return value if key in ("kind", "issued", "effective") else cat.local(value)
+
+
+def parse_filters(t: cat.Table) -> dict[str, list[str]]:
+    """Facet arguments (short names, as in shareable URLs) to the values of the table; unknown names match nothing."""
+    known: dict[str, dict[str, str]] = {k: {} for k in cat.FACETS}
+    for row in t.rows:
+        for key in cat.FACETS:
+            for v in row.facet_values(key):
+                known[key][short(key, v)] = v
+    out: dict[str, list[str]] = {}
+    for key in cat.FACETS:
+        wanted = [w for w in request.args.getlist(key) if w]
+        if wanted:
+            out[key] = [known[key].get(w, "\x00" + w) for w in wanted]
+    return out
+
+
+def state_args(filters: dict[str, list[str]], **extra: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {k: [short(k, v) for v in vs] for k, vs in filters.items()}
+    if request.args.get("sort"):
+        args["sort"] = request.args["sort"]
+    if request.args.get("lang"):
+        args["lang"] = request.args["lang"]
+    args.update({k: v for k, v in extra.items() if v is not None})
+    return args
+
+
+def href(args: dict[str, Any]) -> str:
+    return "?" + urlencode(args, doseq=True)
+
+
+@bp.get("/documents")
+def documents() -> Response:
+    t, opened = table()
+    filters = parse_filters(t)
+    how = request.args.get("sort", "-issued")
+    how = how if how in cat.SORTS else "-issued"
+    rows = cat.sort_rows(cat.select(t, filters), t, how)
+    fmt = request.args.get("format", "")
+    if fmt in DOWNLOADS:
+        return download(fmt, t, rows, opened)
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    lang = pages.chosen_lang()
+    counts = cat.facet_counts(t, filters)
+    facets = []
+    for key, (_path, title) in cat.FACETS.items():
+        values = []
+        for value, label, n in counts[key]:
+            chosen = filters.get(key, [])
+            args = state_args(filters)
+            s = short(key, value)
+            if value in chosen:
+                args[key] = [x for x in args.get(key, []) if x != s]
+            else:
+                args[key] = [*args.get(key, []), s]
+            values.append({"label": label, "count": n, "href": href(args), "active": value in chosen, "value": s})
+        facets.append({"key": key, "title": title, "values": values, "active": bool(filters.get(key))})
+    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    pages_total = max(1, (len(rows) + PAGE_SIZE - 1) // PAGE_SIZE)
+    view = [{"iri": r.iri, "href": pages.href_for(r.iri, lang), "identifier": r.identifier,
+             "title": r.title or r.title_original, "title_original": r.title_original, "kind": r.kind,
+             "jurisdiction": ", ".join(sorted(cat.label(t, "jurisdiction", j) for j in r.values.get("jurisdiction", ()))),
+             "status": ", ".join(sorted(cat.label(t, "status", s) for s in r.values.get("status", ()))),
+             "issued": r.issued} for r in shown]
+    sorts = [{"key": s, "href": href(state_args(filters, sort=s)), "active": s == how} for s in cat.SORTS]
+    downloads = [{"label": lab, "href": href(state_args(filters, format=f))} for f, (_m, _e, lab) in DOWNLOADS.items()]
+    nav = {"prev": href(state_args(filters, page=page - 1)) if page > 1 else None,
+           "next": href(state_args(filters, page=page + 1)) if page < pages_total else None}
+    clear = href({k: v for k, v in state_args({}).items()})
+    html = render_template("documents.html", rows=view, total=len(rows), all_total=len(t.rows), facets=facets,
+                           sorts=sorts, downloads=downloads, nav=nav, page=page, pages_total=pages_total,
+                           clear=clear, filtered=bool(filters))
+    return Response(html, mimetype="text/html")
+
+
+def download(fmt: str, t: cat.Table, rows: list[cat.Row], opened: Any) -> Response:
+    media, ext, _label = DOWNLOADS[fmt]
+    base = request.host_url.rstrip("/") + request.script_root
+
+    def url_for(iri: str) -> str:
+        path = pages.local_path(iri)
+        return request.host_url.rstrip("/") + path if path else iri
+
+    version = opened.build_id
+    accessed = datetime.now(timezone.utc).date()
+    if fmt == "csv":
+        body: str | bytes = cat.to_csv(t, rows)
+    elif fmt in ("jsonld", "ttl"):
+        triples = cat.asserted_triples(opened.store, rows)
+        rdf_format = ox.RdfFormat.JSON_LD if fmt == "jsonld" else ox.RdfFormat.TURTLE
+        body = ox.serialize(triples, format=rdf_format, **({} if fmt == "jsonld" else {"prefixes": {
+            p: ns for p, ns in pages_prefixes().items()}}))
+    elif fmt == "bibtex":
+        body = cat.to_bibtex(t, rows, url_for, version, accessed)
+    elif fmt == "ris":
+        body = cat.to_ris(t, rows, url_for, version, accessed)
+    else:
+        body = cat.to_csl_json(t, rows, url_for, version, accessed)
+    resp = Response(body, content_type=media)
+    resp.headers["Content-Disposition"] = f'attachment; filename="gaistd-documents.{ext}"'
+    resp.headers["Link"] = f'<{base}/documents>; rel="collection"'
+    return resp
+
+
+def pages_prefixes() -> dict[str, str]:
+    from ..namespaces import PREFIXES
+
+    wanted = ("gaistd", "gdoc", "gorg", "gjur", "grisk", "gfw", "gstatus", "gsrc", "gevc", "gscope", "dcterms",
+              "dcat", "skos", "rdfs", "xsd")
+    return {p: PREFIXES[p] for p in wanted if p in PREFIXES}
