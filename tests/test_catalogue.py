@@ -164,3 +164,19 @@ def test_jurisdiction_page_lists_its_documents_grouped_and_linked_to_the_catalog
     listed = client.get("/documents?jurisdiction=cn").get_data(as_text=True)
     assert f'data-total="{total}"' in listed
     assert html.index('class="entity-documents"') < html.index('class="all-facts"')
+
+
+def test_changes_page_and_atom_feed_list_dated_events_newest_first(real_app):
+    """/changes lists documents by date added, issued and taking effect, newest first; /changes.atom is a valid Atom
+    feed (feedparser reads it without a bozo error) with the same first event."""
+    import feedparser
+
+    client = real_app.test_client()
+    html = client.get("/changes").get_data(as_text=True)
+    dates = [cell.split("</td>", 1)[0] for cell in html.split('<tr class="event')[1:] for cell in [cell.split("<td>", 1)[1]]]
+    assert len(dates) > 50 and dates == sorted(dates, reverse=True)
+    assert "event-added" in html and "event-issued" in html and "event-effective" in html
+    feed = feedparser.parse(client.get("/changes.atom").get_data())
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert len(feed.entries) == 100 and feed.feed.title.startswith("GAISTD-KG")
+    assert all(e.link.startswith("http") for e in feed.entries)
