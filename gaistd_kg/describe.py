@@ -34,6 +34,8 @@ from .namespaces import GRAPH, ID_BASE, ONTOLOGY_NS, PREFIXES, SD, bind_prefixes
 LABEL_PREDICATES = tuple(ox.NamedNode(str(p)) for p in (SKOS.prefLabel, RDFS.label, DCTERMS.title))
 RDF_TYPE = ox.NamedNode(str(RDF.type))
 SOURCE = ox.NamedNode(str(DCTERMS.source))
+PROVENANCE_OF = ox.NamedNode(ONTOLOGY_NS + "provenanceOf")
+EVIDENCE_CLASS = ox.NamedNode(ONTOLOGY_NS + "evidenceClass")
 INFERRED_GRAPH = str(GRAPH["inferred"])
 GRAPH_NAMES = {str(iri): name for name, iri in GRAPH.items()}
 LANGUAGES = ("en", "zh")
@@ -77,6 +79,8 @@ class Description:
     incoming: list[Fact]                                # object is the resource
     labels: dict[str, dict[str, str]] = field(default_factory=dict)  # IRI -> {language tag ("" if none): label}
     incoming_truncated: bool = False
+    evidence_class: dict[str, str] = field(default_factory=dict)   # cited page IRI -> its gaistd:evidenceClass IRI
+    provenance: dict[str, str] = field(default_factory=dict)       # per-fact source property -> the property it sources
 
     @property
     def exists(self) -> bool:
@@ -106,6 +110,17 @@ class Description:
     def sources(self) -> list[Fact]:
         """``dcterms:source`` of the resource: where its facts come from."""
         return [f for f in self.facts if f.predicate == SOURCE]
+
+    def dated(self) -> list[tuple[Fact, list[ox.NamedNode]]]:
+        """Each date and status of the resource with the pages that state them (its per-fact source properties,
+        paired with the properties they source by ``gaistd:provenanceOf`` in the ontology)."""
+        pages: dict[str, list[ox.NamedNode]] = {}
+        for f in self.facts:
+            sourced = self.provenance.get(f.predicate.value)
+            if sourced and isinstance(f.object, ox.NamedNode) and f.object not in pages.setdefault(sourced, []):
+                pages[sourced].append(f.object)
+        return [(f, pages.get(f.predicate.value, [])) for f in self.facts
+                if f.predicate.value in set(self.provenance.values())]
 
     def label(self, term: Term, lang: str = "en") -> str | None:
         return pick_label(self.labels.get(term.value, {}), lang) if isinstance(term, ox.NamedNode) else None
@@ -170,6 +185,13 @@ def describe(store: ox.Store, iri: str, max_incoming: int = MAX_INCOMING) -> Des
     if len(incoming) > max_incoming:
         incoming, truncated = incoming[:max_incoming], True
     desc = Description(node, facts, nested, incoming, incoming_truncated=truncated)
+    desc.provenance = {q.subject.value: q.object.value for q in store.quads_for_pattern(None, PROVENANCE_OF, None, None)
+                       if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode)}
+    cited = {f.object for f in facts if isinstance(f.object, ox.NamedNode)
+             and (f.predicate == SOURCE or f.predicate.value in desc.provenance)}
+    for page in cited:
+        for q in store.quads_for_pattern(page, EVIDENCE_CLASS, None, None):
+            desc.evidence_class[page.value] = q.object.value
     desc.labels = labels_for(store, _iris_shown(desc))
     return desc
 

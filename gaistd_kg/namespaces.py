@@ -70,7 +70,7 @@ SCHEMA = Namespace("https://schema.org/")
 # Instance namespaces, one per kind: https://w3id.org/gaistd/id/<kind>/<slug>
 KINDS = (
     "document", "org", "jurisdiction", "risk", "framework", "status", "source", "domain", "challenge",
-    "countermeasure", "characteristic", "statistic", "person", "project",
+    "countermeasure", "characteristic", "statistic", "person", "project", "evidence-class", "scope",
 )
 ID = {kind: Namespace(f"{ID_BASE}{kind}/") for kind in KINDS}
 
@@ -91,6 +91,8 @@ PREFIXES: dict[str, str] = {
     "gstat": str(ID["statistic"]),
     "gperson": str(ID["person"]),
     "gproj": str(ID["project"]),
+    "gevc": str(ID["evidence-class"]),
+    "gscope": str(ID["scope"]),
     "rdf": str(RDF),
     "rdfs": str(RDFS),
     "owl": str(OWL),

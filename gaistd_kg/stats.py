@@ -1,4 +1,5 @@
-"""Counts: triples per named graph, instances per class, documents per jurisdiction, body and kind."""
+"""Counts: triples per named graph, instances per class, documents per jurisdiction, scope category, body and kind,
+and evidence pages per class."""
 
 from __future__ import annotations
 
@@ -18,6 +19,23 @@ QUERIES = {
         SELECT ?label (COUNT(DISTINCT ?d) AS ?n) WHERE {
           ?d a gaistd:NormativeDocument ; gaistd:jurisdiction ?j .
           ?j skos:prefLabel ?label FILTER (LANG(?label) = "en")
+        } GROUP BY ?label ORDER BY DESC(?n) ?label""",
+    "Documents per scope category (docs/scope.md)": """
+        SELECT ?label (COUNT(DISTINCT ?d) AS ?n) WHERE {
+          ?d a gaistd:NormativeDocument ; gaistd:scopeCategory ?s .
+          ?s skos:prefLabel ?label FILTER (LANG(?label) = "en")
+        } GROUP BY ?label ORDER BY DESC(?n) ?label""",
+    "Documents per jurisdiction and scope category": """
+        SELECT ?label (COUNT(DISTINCT ?d) AS ?n) WHERE {
+          ?d a gaistd:NormativeDocument ; gaistd:jurisdiction ?j ; gaistd:scopeCategory ?s .
+          ?j skos:prefLabel ?jl FILTER (LANG(?jl) = "en")
+          ?s skos:prefLabel ?sl FILTER (LANG(?sl) = "en")
+          BIND (CONCAT(?jl, " / ", ?sl) AS ?label)
+        } GROUP BY ?label ORDER BY ?label""",
+    "Evidence pages per class": """
+        SELECT ?label (COUNT(DISTINCT ?p) AS ?n) WHERE {
+          ?p a gaistd:EvidencePage ; gaistd:evidenceClass ?c .
+          ?c skos:prefLabel ?label FILTER (LANG(?label) = "en")
         } GROUP BY ?label ORDER BY DESC(?n) ?label""",
     "Documents per developing body (directly)": """
         SELECT ?label (COUNT(DISTINCT ?d) AS ?n) WHERE {

@@ -7,7 +7,7 @@ import importlib
 from flask import Flask
 
 # module name under gaistd_kg.web -> it exposes ``bp`` (a Blueprint) and optionally ``init_app(app)``
-MODULES = ("security", "sparql", "update", "pages", "dumps", "ui", "report", "openapi")
+MODULES = ("security", "sparql", "update", "pages", "dumps", "ui", "report", "openapi", "browse")
 
 
 def register(app: Flask) -> None:

@@ -278,13 +278,25 @@ def describe_links(iri: str) -> dict[str, str]:
     return {"ui": ui or "", "raw": request.script_root + "/sparql?" + urlencode({"query": query})}
 
 
+def evidence_class(desc: d.Description, page: Any) -> str | None:
+    """The evidence class of a cited page as its local name (official, secondary, other), or None if unclassed."""
+    iri = desc.evidence_class.get(getattr(page, "value", ""))
+    return iri.rsplit("/", 1)[-1] if iri else None
+
+
 def render_resource(desc: d.Description, path: str, extra: dict[str, Any] | None = None, status: int = 200):
     lang = chosen_lang()
     title = desc.label(desc.iri, lang) or d.curie(desc.iri.value)
     return render_template(
         "resource.html", title=title, iri=desc.iri.value, labels=labels_view(desc),
         groups=grouped(desc.facts, desc, lang), incoming=[fact_view(f, desc, lang) for f in desc.incoming],
-        truncated=desc.incoming_truncated, sources=[term_view(f.object, desc, lang) for f in desc.sources()],
+        truncated=desc.incoming_truncated,
+        sources=[{"term": term_view(f.object, desc, lang), "evidence": evidence_class(desc, f.object)}
+                 for f in desc.sources()],
+        dated=[{"property": term_view(f.predicate, desc, lang), "value": term_view(f.object, desc, lang),
+                "inferred": f.inferred,
+                "pages": [{"term": term_view(p, desc, lang), "evidence": evidence_class(desc, p)} for p in pages]}
+               for f, pages in desc.dated()],
         formats=format_links(path), describe=describe_links(desc.iri.value), extra=extra or {},
     ), status
 
