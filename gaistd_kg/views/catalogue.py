@@ -136,12 +136,19 @@ def read_table(store: ox.Store) -> Table:
             labels.setdefault(value, s["label"].value)
     for row in rows.values():
         row.values["developer"] = row.values.get("developer", set())
+    for s in store.query(KIND_LABELS, use_default_graph_as_union=True, prefixes=PREFIXES):
+        labels.setdefault(s["c"].value, s["l"].value)
     return Table(rows=sorted(rows.values(), key=lambda r: r.iri), labels=labels)
+
+
+KIND_LABELS = """SELECT ?c ?l WHERE { ?c a owl:Class ; rdfs:label ?l FILTER (STRSTARTS(STR(?c), STR(gaistd:))
+                                                                      && LANGMATCHES(LANG(?l), "en")) }"""
+GAISTD_NS = "https://w3id.org/gaistd/ontology#"
 
 
 def label(table: Table, key: str, value: str) -> str:
     if key == "kind":
-        return value
+        return table.labels.get(GAISTD_NS + value, value)
     if key in ("issued", "effective"):
         return value
     return table.labels.get(value) or local(value)

@@ -98,7 +98,8 @@ def documents() -> Response:
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     pages_total = max(1, (len(rows) + PAGE_SIZE - 1) // PAGE_SIZE)
     view = [{"iri": r.iri, "href": pages.href_for(r.iri, lang), "identifier": r.identifier,
-             "title": r.title or r.title_original, "title_original": r.title_original, "kind": r.kind,
+             "title": r.title or r.title_original, "title_original": r.title_original,
+             "kind": cat.label(t, "kind", r.kind),
              "jurisdiction": ", ".join(sorted(cat.label(t, "jurisdiction", j) for j in r.values.get("jurisdiction", ()))),
              "status": ", ".join(sorted(cat.label(t, "status", s) for s in r.values.get("status", ()))),
              "issued": r.issued} for r in shown]

@@ -330,7 +330,7 @@ def document_summary(desc: d.Description, lang: str) -> dict[str, Any] | None:
         if facts:
             relations.append({"p": term_view(ox.NamedNode(p), desc, lang),
                               "values": [term_view(f.object, desc, lang) for f in facts]})
-    return {"identifier": row.identifier, "kind": row.kind, "fields": fields, "relations": relations,
+    return {"identifier": row.identifier, "kind": cat.label(table, "kind", row.kind), "fields": fields, "relations": relations,
             "title_original": row.title_original if row.title_original != row.title else "",
             "status": [term_view(f.object, desc, lang) for f in by_p.get(G + "status", [])]}
 
@@ -372,7 +372,7 @@ def entity_documents(desc: d.Description) -> list[dict[str, Any]]:
         by_kind: dict[str, list[Any]] = {}
         for r in rows:
             by_kind.setdefault(r.kind or "Other", []).append(r)
-        groups = [{"kind": k, "count": len(v),
+        groups = [{"kind": cat.label(table, "kind", k), "count": len(v),
                    "href": request.script_root + "/documents?" + urlencode({key: cat.local(iri), "kind": k}),
                    "docs": [{"href": href_for(r.iri, chosen_lang()), "identifier": r.identifier,
                              "title": r.title or r.title_original} for r in sorted(v, key=lambda r: r.iri)]}
