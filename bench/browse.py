@@ -1,0 +1,132 @@
+"""Search and the catalogue under load, beside the competency-question mix, and the CQ mix against a baseline commit.
+
+    .venv/bin/python bench/browse.py [--factor 1] [--clients 8] [--duration 5] [--rounds 2] [--baseline REV]
+
+For one build (the shipped data, or ``--factor N`` copies of it made by bench/generate.py), ours runs under gunicorn
+as in production, and wrk drives three mixes at ``--clients`` connections, in interleaved rounds so that load from
+elsewhere on this shared machine falls on all of them:
+
+* search: the queries of tests/fixtures/search/queries.tsv, as ``/search?q=…&format=json``;
+* catalogue: ``/documents`` with a rotation of filters and sorts (HTML) and its CSV download;
+* CQ: the competency questions, as in bench/latency.py (cache on, as shipped).
+
+With ``--baseline REV`` the CQ mix also runs against the code of commit REV (a git worktree under bench/work/) on the
+same build, in the same rounds, and the table gives the ratio: the acceptance line is that the new pages slow the CQ
+mix by no more than 10 %. Percentiles come from wrk's merged latency histograms; ``n`` is the number of answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import percentile_from_hist, run_wrk  # noqa: E402
+from peers import REPO, WORK, cq_queries, gaistd, prepare_data, say, start_ours, stop_process  # noqa: E402
+from record import md_table, write_results  # noqa: E402
+
+FIXTURE = REPO / "tests" / "fixtures" / "search" / "queries.tsv"
+CATALOGUE = ["/documents", "/documents?jurisdiction=cn", "/documents?risk=disinformation&sort=identifier",
+             "/documents?jurisdiction=eu&jurisdiction=us&kind=Law", "/documents?area=security&status=published",
+             "/documents?scope=genai-specific&sort=title", "/documents?developer=iso-iec-jtc-1&page=2",
+             "/documents?issued=2025&format=csv"]
+
+
+def search_paths() -> list[str]:
+    out = []
+    for line in FIXTURE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            out.append("/search?" + urlencode({"q": line.split("\t")[0], "format": "json"}))
+    return out
+
+
+def cq_paths() -> list[str]:
+    return ["/sparql?query=" + quote(text) for _name, text in cq_queries()]
+
+
+def build_for(factor: int) -> Path:
+    if factor <= 1:
+        return prepare_data().build_dir
+    root = WORK / "browse" / f"x{factor}"
+    if not (root / "data" / "generated.nt").exists():
+        subprocess.run([sys.executable, str(REPO / "bench" / "generate.py"), "--factor", str(factor), "--out",
+                        str(root)], check=True)
+    build_dir = WORK / "browse" / f"x{factor}-build"
+    say(gaistd("build", build_dir=build_dir, root=root).stdout.strip())
+    return build_dir
+
+
+def baseline_tree(rev: str) -> Path:
+    tree = WORK / f"baseline-{rev}"
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev], check=True,
+                       capture_output=True)
+    return tree
+
+
+def cell(results: list[dict]) -> dict:
+    hists = [r["hist_us"] for r in results]
+    n = sum(r["requests"] for r in results)
+    secs = sum(r["seconds"] for r in results)
+    return {"n": n, "rps": n / secs if secs else 0.0, "p50_ms": percentile_from_hist(hists, 50),
+            "p99_ms": percentile_from_hist(hists, 99), "errors": sum(r["error_count"] for r in results)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--factor", type=int, default=1, help="copies of the shipped data (default 1)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per turn (default 5)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--baseline", default="", help="a commit whose CQ figures are measured beside ours")
+    parser.add_argument("--results-dir", type=Path, default=None)
+    parser.add_argument("--name", default="")
+    args = parser.parse_args(argv)
+    build_dir = build_for(args.factor)
+    servers = {"ours": start_ours(build_dir, workers=args.workers)}
+    if args.baseline:
+        tree = baseline_tree(args.baseline)
+        from peers import start_gunicorn
+
+        servers["baseline"] = start_gunicorn("baseline", "server:app", tree, args.workers, None, None, 60.0,
+                                             {"GAISTD_BUILD_DIR": str(build_dir), "GAISTD_QUERY_WORKERS": "2"})
+    mixes = {"search": search_paths(), "catalogue": CATALOGUE, "cq": cq_paths()}
+    runs: dict[tuple[str, str], list[dict]] = {}
+    try:
+        for srv in servers.values():  # warm: the search index and the catalogue table are made on first use
+            for paths in mixes.values():
+                run_wrk(srv.host_port, paths, 1, 1)
+        for r in range(args.rounds):
+            for mix, paths in mixes.items():
+                for name, srv in servers.items():
+                    if name != "ours" and mix != "cq":
+                        continue
+                    say(f"round {r + 1}: {mix} on {name}")
+                    runs.setdefault((mix, name), []).append(
+                        run_wrk(srv.host_port, paths, args.clients, args.duration))
+    finally:
+        for srv in servers.values():
+            stop_process(srv.proc)
+    cells = {f"{mix}/{name}": cell(rs) for (mix, name), rs in runs.items()}
+    rows = [[key, c["n"], c["rps"], c["p50_ms"], c["p99_ms"], c["errors"]] for key, c in cells.items()]
+    md = (f"Build: {args.factor}× the shipped data; {args.clients} clients; {args.rounds} rounds of "
+          f"{args.duration:g} s per mix and server, interleaved.\n\n"
+          + md_table(["mix/server", "answers", "req/s", "p50 ms", "p99 ms", "errors"], rows))
+    if "cq/baseline" in cells:
+        ours, base = cells["cq/ours"], cells["cq/baseline"]
+        md += (f"\nCQ mix, ours / baseline {args.baseline}: throughput {ours['rps'] / base['rps']:.3f}×, "
+               f"p99 {ours['p99_ms'] / base['p99_ms']:.3f}× (acceptance: throughput ≥ 0.9×).\n")
+    name = args.name or f"browse-x{args.factor}"
+    write_results(name, {"cells": cells, "factor": args.factor, "clients": args.clients,
+                         "baseline": args.baseline}, md, results_dir=args.results_dir)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
