@@ -133,3 +133,50 @@ def test_catalogue_page_works_without_javascript_and_keeps_state_in_the_url(real
     html = client.get("/documents?jurisdiction=cn").get_data(as_text=True)
     assert "<script" not in html.split("<main>", 1)[1]
     assert 'href="?jurisdiction=cn&amp;risk=' in html or 'href="?jurisdiction=cn&amp;' in html
+
+
+def test_document_page_leads_with_its_summary_and_cite_this(real_app):
+    """A document's page opens with identifier and title, kind, dates and status with their sources, bodies,
+    jurisdiction, official record, risks, place in the framework and relations; then "cite this" in BibTeX, RIS and
+    CSL-JSON carrying the graph's version and today's date; the full table of facts comes after, folded."""
+    html = real_app.test_client().get("/id/document/gb-45438-2025", headers={"Accept": "text/html"}).get_data(
+        as_text=True)
+    summary = html.index('<section class="summary"')
+    assert html.index('<h1>') < summary < html.index('<section class="cite">') < html.index('class="all-facts"')
+    block = html[summary:html.index('<section class="cite">')]
+    for key in ("field-developer", "field-publisher", "field-jurisdiction", "field-record", "field-risks",
+                "field-area", 'class="date"'):
+        assert key in block, key
+    assert "GB 45438" in html[:summary]
+    cite = html[html.index('<section class="cite">'):html.index('class="all-facts"')]
+    assert "@techreport{gaistd-gb-45438-2025" in cite and "TY  - STAND" in cite and '"type": "standard"' in cite
+
+
+def test_jurisdiction_page_lists_its_documents_grouped_and_linked_to_the_catalogue(real_app):
+    """A jurisdiction's page lists its documents grouped by kind and counted, each group linked to the catalogue
+    filtered on the jurisdiction and the kind; the raw facts are folded below."""
+    client = real_app.test_client()
+    html = client.get("/id/jurisdiction/cn", headers={"Accept": "text/html"}).get_data(as_text=True)
+    section = html[html.index('<section class="entity-documents">'):]
+    assert 'href="/documents?jurisdiction=cn"' in section
+    assert "/documents?jurisdiction=cn&amp;kind=NationalStandard" in section
+    total = int(section.split('href="/documents?jurisdiction=cn">', 1)[1].split(" ", 1)[0])
+    listed = client.get("/documents?jurisdiction=cn").get_data(as_text=True)
+    assert f'data-total="{total}"' in listed
+    assert html.index('class="entity-documents"') < html.index('class="all-facts"')
+
+
+def test_changes_page_and_atom_feed_list_dated_events_newest_first(real_app):
+    """/changes lists documents by date added, issued and taking effect, newest first; /changes.atom is a valid Atom
+    feed (feedparser reads it without a bozo error) with the same first event."""
+    import feedparser
+
+    client = real_app.test_client()
+    html = client.get("/changes").get_data(as_text=True)
+    dates = [cell.split("</td>", 1)[0] for cell in html.split('<tr class="event')[1:] for cell in [cell.split("<td>", 1)[1]]]
+    assert len(dates) > 50 and dates == sorted(dates, reverse=True)
+    assert "event-added" in html and "event-issued" in html and "event-effective" in html
+    feed = feedparser.parse(client.get("/changes.atom").get_data())
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert len(feed.entries) == 100 and feed.feed.title.startswith("GAISTD-KG")
+    assert all(e.link.startswith("http") for e in feed.entries)

@@ -41,7 +41,7 @@ KINDS = ("InternationalStandard", "RegionalStandard", "NationalStandard", "Group
 SORTS = ("issued", "-issued", "identifier", "title", "jurisdiction")
 
 ROWS = """
-SELECT ?doc ?identifier ?titleEn ?titleOther ?kind ?issued ?effective ?record WHERE {
+SELECT ?doc ?identifier ?titleEn ?titleOther ?kind ?issued ?effective ?record ?added WHERE {
   ?doc a gaistd:NormativeDocument .
   GRAPH <https://w3id.org/gaistd/graph/data> { ?doc a ?kind } FILTER (STRSTARTS(STR(?kind), STR(gaistd:)))
   OPTIONAL { ?doc dcterms:identifier ?identifier }
@@ -50,6 +50,7 @@ SELECT ?doc ?identifier ?titleEn ?titleOther ?kind ?issued ?effective ?record WH
   OPTIONAL { ?doc dcterms:issued ?issued }
   OPTIONAL { ?doc gaistd:effectiveDate ?effective }
   OPTIONAL { ?doc gaistd:officialRecord ?record }
+  OPTIONAL { ?doc gaistd:addedToCatalogue ?added }
 }
 """
 
@@ -81,6 +82,7 @@ class Row:
     issued: str = ""
     effective: str = ""
     record: str = ""
+    added: str = ""
     values: dict[str, set[str]] = field(default_factory=dict)
 
     def year(self, which: str) -> str:
@@ -118,7 +120,8 @@ def read_table(store: ox.Store) -> Table:
         if kind in KINDS and (not row.kind or KINDS.index(kind) < KINDS.index(row.kind)):
             row.kind = kind
         for attr, var in (("identifier", "identifier"), ("title", "titleEn"), ("title_original", "titleOther"),
-                          ("issued", "issued"), ("effective", "effective"), ("record", "record")):
+                          ("issued", "issued"), ("effective", "effective"), ("record", "record"),
+                          ("added", "added")):
             term = s[var]
             if term is not None and not getattr(row, attr):
                 setattr(row, attr, term.value)
@@ -318,3 +321,22 @@ def to_csl_json(table: Table, rows: list[Row], url_for: Any, version: str, acces
             item["issued"] = {"date-parts": [[int(p) for p in r.issued.split("-")[:3]]]}
         items.append(item)
     return json.dumps(items, ensure_ascii=False, indent=1) + "\n"
+
+
+# --- what is new -----------------------------------------------------------------------------------------------------
+
+EVENTS = (("added", "added to the catalogue"), ("issued", "issued"), ("effective", "took effect"))
+
+
+def changes(table: Table, limit: int = 100, today: str | None = None) -> list[dict[str, Any]]:
+    """Dated events, newest first: a document added to the catalogue, issued, or taking effect (dates to the
+    precision recorded; a date in the future is an announced effective date and is listed too, marked upcoming)."""
+    events = []
+    for r in table.rows:
+        for attr, what in EVENTS:
+            when = getattr(r, attr)
+            if when:
+                events.append({"date": when, "event": attr, "what": what, "row": r,
+                               "upcoming": bool(today and when > today)})
+    events.sort(key=lambda e: (e["date"], e["event"], e["row"].iri), reverse=True)
+    return events[:limit]

@@ -29,14 +29,8 @@ DOWNLOADS = {  # format= -> (media type, file extension, label)
 
 
 def table() -> tuple[cat.Table, Any]:
-    """The catalogue table of the served build, read once per build and process."""
-    opened = pages.current_store()
-    key = (opened.build_id, opened.built_at)
-    cached = current_app.extensions.get("gaistd.catalogue")
-    if cached is None or cached[0] != key:
-        cached = (key, cat.read_table(opened.store))
-        current_app.extensions["gaistd.catalogue"] = cached
-    return cached[1], opened
+    """The catalogue table of the served build (one per build and process) and the open store."""
+    return pages.catalogue_table(), pages.current_store()
 
 
 def short(key: str, value: str) -> str:
@@ -154,3 +148,47 @@ def pages_prefixes() -> dict[str, str]:
     wanted = ("gaistd", "gdoc", "gorg", "gjur", "grisk", "gfw", "gstatus", "gsrc", "gevc", "gscope", "dcterms",
               "dcat", "skos", "rdfs", "xsd")
     return {p: PREFIXES[p] for p in wanted if p in PREFIXES}
+
+
+@bp.get("/changes")
+def changes_page() -> Response:
+    t, _opened = table()
+    today = datetime.now(timezone.utc).date().isoformat()
+    lang = pages.chosen_lang()
+    events = [{**e, "href": pages.href_for(e["row"].iri, lang), "identifier": e["row"].identifier,
+               "title": e["row"].title or e["row"].title_original} for e in cat.changes(t, 200, today)]
+    html = render_template("changes.html", events=events)
+    resp = Response(html, mimetype="text/html")
+    resp.headers["Link"] = f'<{request.script_root}/changes.atom>; rel="alternate"; type="application/atom+xml"'
+    return resp
+
+
+@bp.get("/changes.atom")
+def changes_feed() -> Response:
+    from xml.sax.saxutils import escape
+
+    t, opened = table()
+    base = request.host_url.rstrip("/") + request.script_root
+    today = datetime.now(timezone.utc).date().isoformat()
+    events = cat.changes(t, 100, today)
+    updated = datetime.fromtimestamp(opened.built_at, timezone.utc).isoformat().replace("+00:00", "Z")
+    entries = []
+    for e in events:
+        r = e["row"]
+        link = base + (pages.local_path(r.iri) or "")[len(request.script_root):] if pages.local_path(r.iri) else r.iri
+        title = f"{r.identifier + ' ' if r.identifier else ''}{r.title or r.title_original} — {e['what']} {e['date']}"
+        date = (e["date"] + "-01-01")[:10] if len(e["date"]) == 4 else (e["date"] + "-01")[:10]  # a year or month: its first day
+        entries.append(
+            "<entry>"
+            f"<id>{escape(r.iri)}#{e['event']}-{escape(e['date'])}</id>"
+            f"<title>{escape(title)}</title>"
+            f"<link href=\"{escape(link)}\"/>"
+            f"<updated>{escape(date)}T00:00:00Z</updated>"
+            f"<category term=\"{e['event']}\"/>"
+            f"<summary>{escape(r.kind)}{' · ' + escape(e['date']) if e['date'] else ''}</summary>"
+            "</entry>")
+    feed = ("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"
+            f"<id>{escape(base)}/changes</id><title>GAISTD-KG: what is new</title>"
+            f"<link rel=\"self\" href=\"{escape(base)}/changes.atom\"/><link href=\"{escape(base)}/changes\"/>"
+            f"<updated>{updated}</updated><author><name>GAISTD-KG</name></author>" + "".join(entries) + "</feed>\n")
+    return Response(feed, content_type="application/atom+xml; charset=utf-8")

@@ -278,6 +278,110 @@ def describe_links(iri: str) -> dict[str, str]:
     return {"ui": ui or "", "raw": request.script_root + "/sparql?" + urlencode({"query": query})}
 
 
+def catalogue_table() -> Any:
+    """The catalogue table of the served build (views.catalogue), read once per build and process."""
+    from gaistd_kg.views import catalogue as cat
+
+    opened = current_store()
+    key = (opened.build_id, opened.built_at)
+    cached = current_app.extensions.get("gaistd.catalogue")
+    if cached is None or cached[0] != key:
+        cached = (key, cat.read_table(opened.store))
+        current_app.extensions["gaistd.catalogue"] = cached
+    return cached[1]
+
+
+G = "https://w3id.org/gaistd/ontology#"
+DCT = "http://purl.org/dc/terms/"
+SUMMARY_FIELDS = (  # (key, predicates) shown at the top of a document's page, in this order
+    ("developer", (G + "developedBy",)),
+    ("publisher", (DCT + "publisher",)),
+    ("jurisdiction", (G + "jurisdiction",)),
+    ("record", (G + "officialRecord",)),
+    ("risks", (G + "addressesRisk",)),
+    ("area", (G + "inSubArea", G + "inLayer")),
+    ("scope", (G + "scopeCategory",)),
+)
+RELATIONS = (G + "adopts", G + "adoptedBy", G + "supports", G + "supportedBy", G + "implements", G + "supersedes",
+             G + "supersededBy", G + "addressesProvision", DCT + "references", DCT + "hasPart", DCT + "isPartOf")
+ENTITY_FACETS = ("jurisdiction", "developer", "publisher", "risk", "area", "status", "scope")
+
+
+def document_summary(desc: d.Description, lang: str) -> dict[str, Any] | None:
+    """What a reader needs first about a document: identifier, kind, status, dates with sources, bodies,
+    jurisdiction, official record, risks, place in the framework, relations; None for a non-document."""
+    from gaistd_kg.views import catalogue as cat
+
+    table = catalogue_table()
+    row = next((r for r in table.rows if r.iri == desc.iri.value), None)
+    if row is None:
+        return None
+    by_p: dict[str, list[d.Fact]] = {}
+    for f in desc.facts:
+        by_p.setdefault(f.predicate.value, []).append(f)
+    fields = []
+    for key, preds in SUMMARY_FIELDS:
+        facts = [f for p in preds for f in by_p.get(p, []) if not (key == "risks" and f.inferred)]
+        if facts:
+            fields.append({"key": key, "values": [term_view(f.object, desc, lang) for f in facts]})
+    relations = []
+    for p in RELATIONS:
+        facts = by_p.get(p, [])
+        if facts:
+            relations.append({"p": term_view(ox.NamedNode(p), desc, lang),
+                              "values": [term_view(f.object, desc, lang) for f in facts]})
+    return {"identifier": row.identifier, "kind": row.kind, "fields": fields, "relations": relations,
+            "title_original": row.title_original if row.title_original != row.title else "",
+            "status": [term_view(f.object, desc, lang) for f in by_p.get(G + "status", [])]}
+
+
+def citations(desc: d.Description) -> dict[str, str] | None:
+    """"Cite this": the document in BibTeX, RIS and CSL-JSON, with the graph's version and today's date."""
+    from datetime import datetime, timezone
+
+    from gaistd_kg.views import catalogue as cat
+
+    table = catalogue_table()
+    row = next((r for r in table.rows if r.iri == desc.iri.value), None)
+    if row is None:
+        return None
+    opened = current_store()
+
+    def url_for_iri(iri: str) -> str:
+        path = local_path(iri)
+        return request.host_url.rstrip("/") + path if path else iri
+
+    today = datetime.now(timezone.utc).date()
+    return {"BibTeX": cat.to_bibtex(table, [row], url_for_iri, opened.build_id, today),
+            "RIS": cat.to_ris(table, [row], url_for_iri, opened.build_id, today),
+            "CSL-JSON": cat.to_csl_json(table, [row], url_for_iri, opened.build_id, today)}
+
+
+def entity_documents(desc: d.Description) -> list[dict[str, Any]]:
+    """For a jurisdiction, organisation, risk, layer, status or scope: its documents grouped by kind and counted,
+    each group linked to the catalogue filtered on this resource (roll-ups included)."""
+    from gaistd_kg.views import catalogue as cat
+
+    table = catalogue_table()
+    iri = desc.iri.value
+    out = []
+    for key in ENTITY_FACETS:
+        rows = [r for r in table.rows if iri in r.facet_values(key)]
+        if not rows:
+            continue
+        by_kind: dict[str, list[Any]] = {}
+        for r in rows:
+            by_kind.setdefault(r.kind or "Other", []).append(r)
+        groups = [{"kind": k, "count": len(v),
+                   "href": request.script_root + "/documents?" + urlencode({key: cat.local(iri), "kind": k}),
+                   "docs": [{"href": href_for(r.iri, chosen_lang()), "identifier": r.identifier,
+                             "title": r.title or r.title_original} for r in sorted(v, key=lambda r: r.iri)]}
+                  for k, v in sorted(by_kind.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+        out.append({"facet": key, "count": len(rows), "groups": groups,
+                    "href": request.script_root + "/documents?" + urlencode({key: cat.local(iri)})})
+    return out
+
+
 def evidence_class(desc: d.Description, page: Any) -> str | None:
     """The evidence class of a cited page as its local name (official, secondary, other), or None if unclassed."""
     iri = desc.evidence_class.get(getattr(page, "value", ""))
@@ -287,6 +391,8 @@ def evidence_class(desc: d.Description, page: Any) -> str | None:
 def render_resource(desc: d.Description, path: str, extra: dict[str, Any] | None = None, status: int = 200):
     lang = chosen_lang()
     title = desc.label(desc.iri, lang) or d.curie(desc.iri.value)
+    local_store = not current_app.config.get("STORE_URL")
+    summary = document_summary(desc, lang) if local_store and not extra else None
     return render_template(
         "resource.html", title=title, iri=desc.iri.value, labels=labels_view(desc),
         groups=grouped(desc.facts, desc, lang), incoming=[fact_view(f, desc, lang) for f in desc.incoming],
@@ -298,6 +404,8 @@ def render_resource(desc: d.Description, path: str, extra: dict[str, Any] | None
                 "pages": [{"term": term_view(p, desc, lang), "evidence": evidence_class(desc, p)} for p in pages]}
                for f, pages in desc.dated()],
         formats=format_links(path), describe=describe_links(desc.iri.value), extra=extra or {},
+        summary=summary, cite=citations(desc) if summary else None,
+        documents=entity_documents(desc) if local_store and not summary and not extra else [],
     ), status
 
 
