@@ -179,3 +179,30 @@ def test_document_page_shows_each_date_and_status_beside_its_page_and_class(tmp_
     assert "no page given" in effective
     sources = html.split('<section class="sources">', 1)[1].split("</section>", 1)[0]
     assert sources.count("evidence-class") == 2
+
+
+def test_facts_about_an_undeclared_resource_of_ours_are_refused():
+    """A statement about gdoc:x where no record declares gdoc:x (a typo, or a removed record) is a violation; facts
+    about a declared record, and about IRIs that are not ours, are not."""
+    data = _doc("""
+        @prefix gdoc: <https://w3id.org/gaistd/id/document/> .
+        gdoc:declared a gaistd:Guideline ; gaistd:isoUrn "urn:iso:std:iso:1" .
+        gdoc:typo gaistd:isoUrn "urn:iso:std:iso:2" .
+        <https://example.org/page> gaistd:evidenceClass gevc:other .
+    """)
+    got = {f.focus for f in _findings(data, "untyped-resource-violation.rq")}
+    assert got == {"gdoc:typo"} or got == {"<https://w3id.org/gaistd/id/document/typo>"}
+
+
+def test_every_identifier_has_its_normalised_notation():
+    """An identifier with an em dash needs the notation with an ASCII hyphen; a wrong or missing notation is a
+    violation whose message gives the line to write; a right one passes."""
+    data = _doc("""
+        ex:a a gaistd:NationalStandard ; dcterms:identifier "GB/T 45654—2025" ; gaistd:identifierNotation "GB/T 45654-2025" .
+        ex:b a gaistd:NationalStandard ; dcterms:identifier "GB 45438—2025" .
+        ex:c a gaistd:NationalStandard ; dcterms:identifier "ISO/IEC  TR 24028:2020" ; gaistd:identifierNotation "ISO/IEC  TR 24028:2020" .
+    """)
+    found = {f.focus: f.message for f in _findings(data, "identifier-notation-violation.rq")}
+    assert set(found) == {"<https://example.org/b>", "<https://example.org/c>"}
+    assert 'gaistd:identifierNotation "GB 45438-2025"' in found["<https://example.org/b>"]
+    assert 'gaistd:identifierNotation "ISO/IEC TR 24028:2020"' in found["<https://example.org/c>"]

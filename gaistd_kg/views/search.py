@@ -78,7 +78,7 @@ def normalise(text: str) -> str:
 
 def notation(identifier: str) -> str:
     """The identifier's normalised notation (ASCII hyphens, single spaces), keeping its case."""
-    return SPACES.sub(" ", DASHES.sub("-", unicodedata.normalize("NFKC", identifier))).strip()
+    return SPACES.sub(" ", DASHES.sub("-", identifier)).strip()
 
 
 def compact(text: str) -> str:
