@@ -42,6 +42,8 @@ ID = "https://w3id.org/gaistd/id/"
 GROWING = ("document", "org", "risk", "person", "project", "statistic")
 LABELS = {DCTERMS.title, SKOS.prefLabel, SKOS.altLabel, RDFS.label}
 BIBO_DOI = URIRef("http://purl.org/ontology/bibo/doi")
+NOTATION = URIRef("https://w3id.org/gaistd/ontology#identifierNotation")
+DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d\ufe58\ufe63]")
 
 
 def kind_of(term) -> str | None:
@@ -157,6 +159,7 @@ def generate(root: Path, out: Path, factor: int, seed: int = 1) -> dict:
                     bnode_owner[o] = changed = True
     written = dropped = 0
     path = out / "data" / "generated.nt"
+    fresh_ids: dict = {}  # (copy IRI) -> its fresh identifier, for the notation that follows it (sorted by predicate)
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(1, factor):
             def target(o, s, i=i):
@@ -174,6 +177,10 @@ def generate(root: Path, out: Path, factor: int, seed: int = 1) -> dict:
                     subj = copy_iri(s, i) if s in grow else BNode(f"{s}x{i}")
                     if isinstance(o, Literal) and p == DCTERMS.identifier:
                         obj = Literal(ids.fresh(str(o), i), lang=o.language, datatype=o.datatype)
+                        fresh_ids[subj] = str(obj)
+                    elif isinstance(o, Literal) and p == NOTATION and subj in fresh_ids:
+                        # the copy's notation follows its fresh identifier, as the notation check demands
+                        obj = Literal(re.sub(r"\s+", " ", DASHES.sub("-", fresh_ids[subj])).strip())
                     elif isinstance(o, Literal) and p in LABELS:
                         obj = Literal(f"{o} [{i}]", lang=o.language, datatype=o.datatype)
                     elif isinstance(o, Literal) and p == BIBO_DOI:
