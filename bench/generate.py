@@ -59,9 +59,15 @@ def shipped_graph(root: Path) -> Graph:
     return g
 
 
+EVIDENCE_PAGE = URIRef("https://w3id.org/gaistd/ontology#EvidencePage")
+
+
 def growing_subjects(g: Graph) -> set[URIRef]:
+    """Resources of the growing kinds, and the evidence pages (a bigger catalogue cites more pages: each copy of a
+    document cites pages drawn from the copies, so pages per document keep their distribution)."""
     schemes = set(g.subjects(RDF.type, SKOS.ConceptScheme))
-    return {s for s in g.subjects() if kind_of(s) in GROWING and s not in schemes}
+    pages = set(g.subjects(RDF.type, EVIDENCE_PAGE))
+    return {s for s in g.subjects() if (kind_of(s) in GROWING and s not in schemes) or s in pages}
 
 
 # --- identifiers ------------------------------------------------------------------------------------------------------
@@ -138,6 +144,7 @@ def generate(root: Path, out: Path, factor: int, seed: int = 1) -> dict:
     t0 = time.perf_counter()
     g = shipped_graph(root)
     grow = growing_subjects(g)
+    pages = set(g.subjects(RDF.type, EVIDENCE_PAGE))
     ids = Identifiers(identifier_patterns(root), {str(o) for o in g.objects(None, DCTERMS.identifier)})
     rng = random.Random(seed)
     if out.exists():
@@ -163,6 +170,8 @@ def generate(root: Path, out: Path, factor: int, seed: int = 1) -> dict:
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(1, factor):
             def target(o, s, i=i):
+                if o in pages:  # a copy cites the same-numbered copies of its pages, so its per-fact sources stay
+                    return copy_iri(o, i)  # among its dcterms:source pages
                 if o in grow:  # same kind: same copy (editions, hierarchies); else a copy drawn at random
                     return copy_iri(o, i if kind_of(o) == kind_of(s) else rng.randrange(factor))
                 if isinstance(o, BNode):
