@@ -206,3 +206,32 @@ def test_every_identifier_has_its_normalised_notation():
     assert set(found) == {"<https://example.org/b>", "<https://example.org/c>"}
     assert 'gaistd:identifierNotation "GB 45438-2025"' in found["<https://example.org/b>"]
     assert 'gaistd:identifierNotation "ISO/IEC TR 24028:2020"' in found["<https://example.org/c>"]
+
+
+def test_provenance_query_on_sparql_covers_every_dated_document(real_build_dir):
+    """queries/provenance-dates-and-status.rq, sent to /sparql, lists every document that has a date, each date and
+    status with the page that states it."""
+    import json as _json
+
+    from conftest import _close_app
+
+    from gaistd_kg import store as store_mod
+    from gaistd_kg.iris import PREFIXES
+    from gaistd_kg.web import create_app
+
+    text = (ROOT / "queries" / "provenance-dates-and-status.rq").read_text(encoding="utf-8")
+    app = create_app({"BUILD_DIR": str(real_build_dir), "TESTING": True})
+    try:
+        resp = app.test_client().post("/sparql", data={"query": text},
+                                      headers={"Accept": "application/sparql-results+json"})
+        assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+        rows = _json.loads(resp.get_data(as_text=True))["results"]["bindings"]
+    finally:
+        _close_app(app)
+    store = store_mod.open_store(real_build_dir).store
+    dated = {s["d"].value for s in store.query(
+        "SELECT DISTINCT ?d WHERE { ?d a gaistd:NormativeDocument ; dcterms:issued|gaistd:effectiveDate|"
+        "gaistd:withdrawnDate|gaistd:stageDate ?x }", use_default_graph_as_union=True, prefixes=PREFIXES)}
+    with_page = {r["doc"]["value"] for r in rows if "page" in r and not r["property"]["value"].endswith("#status")}
+    assert dated and dated <= with_page
+    assert all("page" in r for r in rows if not r["property"]["value"].endswith("milestoneDate"))
