@@ -128,10 +128,11 @@ def test_document_page_without_javascript(browser, server):
 
 
 def test_changes_page_and_feed_link(browser, server, shots):
-    """/changes lists dated events newest first and advertises its Atom feed."""
+    """/changes lists documents newly issued, taking effect and added, each newest first, and advertises its feed."""
     page = new_page(browser)
     page.goto(server + "/changes")
     assert page.locator('link[rel="alternate"][type="application/atom+xml"]').count() == 1
-    dates = page.locator("tr.event td:first-child").all_inner_texts()
-    assert len(dates) > 20 and dates == sorted(dates, reverse=True)
+    for event in ("issued", "effective", "added"):
+        dates = page.locator(f"section.changes-{event} tr.event td:first-child").all_inner_texts()
+        assert len(dates) > 10 and dates == sorted(dates, reverse=True), event
     page.screenshot(path=str(shots / "changes.png"))

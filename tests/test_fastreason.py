@@ -24,13 +24,16 @@ REPLICATED = tuple(str(ID[k]) for k in ("document", "org", "statistic", "person"
 
 
 def replicate(data: Graph, times: int) -> Graph:
-    """``times`` copies of the catalogue, each with its own document, organisation and source IRIs."""
+    """``times`` copies of the catalogue, each with its own document, organisation and source IRIs, and its own
+    evidence pages (a page described once would be one triple set shared by every copy)."""
     out = Graph()
     for t in data:
         out.add(t)
+    pages = set(data.subjects(URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+                              URIRef("https://w3id.org/gaistd/ontology#EvidencePage")))
     for n in range(1, times):
         def rename(term, n=n):
-            if isinstance(term, URIRef) and str(term).startswith(REPLICATED):
+            if isinstance(term, URIRef) and (str(term).startswith(REPLICATED) or term in pages):
                 return URIRef(f"{term}-copy{n}")
             return term
         for s, p, o in data:

@@ -56,6 +56,11 @@ NEW_DOC = "https://w3id.org/gaistd/id/document/wdta-ai-str-99"
 VALID_DOC = PREFIXES + """INSERT DATA {
 gdoc:wdta-ai-str-99 a gaistd:InternationalStandard ;
     dcterms:identifier "WDTA AI-STR-99" ;
+    gaistd:identifierNotation "WDTA AI-STR-99" ;
+    gaistd:officialRecord <https://example.org/test-update-record> ;
+    gaistd:scopeCategory <https://w3id.org/gaistd/id/scope/genai-specific> ;
+    gaistd:statusSource <https://example.org/test-update> ;
+    gaistd:issuedSource <https://example.org/test-update> ;
     dcterms:title "A standard written over HTTP by a test"@en ;
     gaistd:developedBy gorg:wdta ;
     dcterms:publisher gorg:wdta ;
@@ -66,6 +71,9 @@ gdoc:wdta-ai-str-99 a gaistd:InternationalStandard ;
     gaistd:addressesRisk grisk:data-privacy-leakage ;
     gaistd:classificationRationale "Written by tests/test_update.py."@en ;
     dcterms:source <https://example.org/test-update> .
+<https://example.org/test-update> a gaistd:EvidencePage ;
+    gaistd:evidenceClass <https://w3id.org/gaistd/id/evidence-class/other> ;
+    dcterms:publisher "tests/test_update.py"@en .
 }"""
 INVALID_DOC = PREFIXES + "INSERT DATA { gdoc:half-a-document a gaistd:InternationalStandard }"
 DUPLICATE_ID = PREFIXES + """INSERT DATA { gdoc:wdta-ai-str-03 dcterms:identifier "WDTA AI-STR-04" }"""

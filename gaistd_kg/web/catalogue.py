@@ -153,15 +153,27 @@ def pages_prefixes() -> dict[str, str]:
 
 @bp.get("/changes")
 def changes_page() -> Response:
+    """What is new, in three lists: documents by date issued, by date taking effect (upcoming ones first), and by
+    the day they entered the catalogue; each newest first, at most ``PER_SECTION`` rows."""
     t, _opened = table()
     today = datetime.now(timezone.utc).date().isoformat()
     lang = pages.chosen_lang()
-    events = [{**e, "href": pages.href_for(e["row"].iri, lang), "identifier": e["row"].identifier,
-               "title": e["row"].title or e["row"].title_original} for e in cat.changes(t, 200, today)]
-    html = render_template("changes.html", events=events)
+    everything = cat.changes(t, 10 ** 6, today)
+    sections = []
+    for event, _what in cat.EVENTS:
+        rows = [{**e, "href": pages.href_for(e["row"].iri, lang), "identifier": e["row"].identifier,
+                 "title": e["row"].title or e["row"].title_original}
+                for e in everything if e["event"] == event][:PER_SECTION]
+        sections.append({"event": event, "events": rows})
+    order = {"issued": 0, "effective": 1, "added": 2}
+    sections.sort(key=lambda sec: order[sec["event"]])
+    html = render_template("changes.html", sections=sections)
     resp = Response(html, mimetype="text/html")
     resp.headers["Link"] = f'<{request.script_root}/changes.atom>; rel="alternate"; type="application/atom+xml"'
     return resp
+
+
+PER_SECTION = 60
 
 
 @bp.get("/changes.atom")
