@@ -39,7 +39,7 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 
 REPO = Path(__file__).resolve().parent.parent
 ID = "https://w3id.org/gaistd/id/"
-GROWING = ("document", "org", "risk", "person", "project", "statistic")
+GROWING = ("document", "org", "risk", "person", "project", "statistic", "provision")
 LABELS = {DCTERMS.title, SKOS.prefLabel, SKOS.altLabel, RDFS.label}
 BIBO_DOI = URIRef("http://purl.org/ontology/bibo/doi")
 NOTATION = URIRef("https://w3id.org/gaistd/ontology#identifierNotation")
