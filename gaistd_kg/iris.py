@@ -130,3 +130,35 @@ def bind_prefixes(g: Graph) -> Graph:
 def sparql_prologue() -> str:
     """PREFIX declarations for every prefix above, for queries typed by people."""
     return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+
+
+_BY_LENGTH = sorted(PREFIXES.items(), key=lambda kv: len(kv[1]), reverse=True)
+
+
+def prefixed(iri: str) -> str | None:
+    """The prefixed name of ``iri`` under the longest known namespace (``gaistd:Standard``), or None when no namespace
+    of ``PREFIXES`` holds it with a local part a prefixed name can carry (non-empty, no ``/`` or ``#``).
+
+    The one rule for shortening an IRI; callers choose what to show when there is none (``<iri>`` or the IRI)."""
+    for prefix, ns in _BY_LENGTH:
+        if iri.startswith(ns):
+            local = iri[len(ns):]
+            if local and "/" not in local and "#" not in local:
+                return f"{prefix}:{local}"
+    return None
+
+
+def short(term) -> str:
+    """An rdflib term as a person reads it in a report: a prefixed name or ``<iri>``; a literal in N3, its datatype
+    shortened."""
+    from rdflib import Literal
+
+    if term is None:
+        return ""
+    if isinstance(term, URIRef):
+        return prefixed(str(term)) or f"<{term}>"
+    if isinstance(term, Literal):
+        if term.datatype is not None:
+            return f'"{term}"^^{short(term.datatype)}'
+        return term.n3()
+    return str(term)

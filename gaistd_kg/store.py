@@ -204,3 +204,11 @@ def store_from_graphs(graphs: Mapping[str, Graph | bytes], path: Path | None = N
 
 def graph_names(store: ox.Store) -> Iterable[str]:
     return sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
+
+
+def current_link(build_dir: Path) -> str | None:
+    """What ``current`` points at: a readlink, cheap enough to call on every request."""
+    try:
+        return os.readlink(Path(build_dir) / "current")
+    except OSError:
+        return None

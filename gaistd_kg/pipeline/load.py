@@ -45,6 +45,11 @@ class Inputs:
     def all(self) -> list[Path]:
         return [*self.ontology, *self.shapes, *self.data, *self.checks]
 
+    @property
+    def checks_dir(self) -> Path:
+        """The folder of the query-based checks (``queries/checks``)."""
+        return checks_folder(self.root)
+
 
 def display(path: Path) -> str:
     try:
@@ -59,14 +64,24 @@ def _rdf_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in FORMATS)
 
 
+def checks_folder(root: Path) -> Path:
+    return Path(root) / "queries" / "checks"
+
+
+def shape_files(folder: Path) -> list[Path]:
+    """The SHACL shape files of a folder, in every RDF format the build reads (the build and writes alike)."""
+    return _rdf_files(Path(folder))
+
+
 def find_inputs(root: Path = ROOT) -> Inputs:
+    """The one way every path through the pipeline finds its input files under ``root``."""
     root = Path(root)
     return Inputs(
         root=root,
         ontology=_rdf_files(root / "ontology"),
-        shapes=_rdf_files(root / "shapes"),
+        shapes=shape_files(root / "shapes"),
         data=_rdf_files(root / "data"),
-        checks=sorted((root / "queries" / "checks").glob("*-violation.rq")),
+        checks=sorted(checks_folder(root).glob("*-violation.rq")),
     )
 
 

@@ -29,7 +29,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, RDFS, SKOS, VOID, XSD
 
 from . import export
-from gaistd_kg.iris import GRAPH, ID_BASE, ONTOLOGY_NS, PREFIXES, SD, bind_prefixes
+from gaistd_kg.iris import GRAPH, ID_BASE, ONTOLOGY_NS, SD, bind_prefixes, prefixed
 
 LABEL_PREDICATES = tuple(ox.NamedNode(str(p)) for p in (SKOS.prefLabel, RDFS.label, DCTERMS.title))
 RDF_TYPE = ox.NamedNode(str(RDF.type))
@@ -225,15 +225,9 @@ def graph_exists(store: ox.Store, iri: str) -> bool:
     return store.contains_named_graph(ox.NamedNode(iri))
 
 
-_BY_LENGTH = sorted(PREFIXES.items(), key=lambda kv: len(kv[1]), reverse=True)
-
-
 def curie(iri: str) -> str:
     """``gaistd:Standard`` for a known namespace, else the IRI itself."""
-    for prefix, ns in _BY_LENGTH:
-        if iri.startswith(ns) and len(iri) > len(ns):
-            return f"{prefix}:{iri[len(ns):]}"
-    return iri
+    return prefixed(iri) or iri
 
 
 # --- serialising a description -------------------------------------------------------------------------------------

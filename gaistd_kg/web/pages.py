@@ -27,6 +27,7 @@ Unknown IRIs of ours get a 404 page. Every response of the app carries the secur
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import os
@@ -38,14 +39,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, send_file, url_for
 
 from gaistd_kg.views import describe as d
+from gaistd_kg.views import export
 from gaistd_kg import formats
 from gaistd_kg import store as store_mod
 from gaistd_kg.iris import GRAPH, ONTOLOGY_IRI
 from gaistd_kg.query.engine import QueryError
-from .sparql import _backend, revalidation_headers
+from .sparql import get_backend, revalidation_headers
 
 bp = Blueprint("pages", __name__)
 
@@ -116,7 +118,7 @@ def remote_store() -> store_mod.OpenStore:
     """With STORE_URL set: the remote store's current version, read through a fresh view for this request (blank
     nodes it keeps belong to this request's answers only)."""
     try:
-        return _backend().remote_open()
+        return get_backend().remote_open()
     except (store_mod.StoreMissing, QueryError) as exc:
         abort(503, description=str(exc))
 
@@ -153,6 +155,50 @@ def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+# --- build artefacts served as files, with the build's validators ----------------------------------------------
+
+MAX_AGE = 300  # seconds; the ETag makes a revalidation cheap after that
+
+
+def export_files(selection: str, fmt: RdfFormat) -> tuple[Path, Path]:
+    """The dump ``selection`` (a dump or graph name) in ``fmt`` for the current build: written on first use."""
+    opened = current_store()
+    folder = cache_dir(opened)
+    plain = folder / f"{selection}.{fmt.extension}"
+    packed = folder / f"{selection}.{fmt.extension}.gz"
+    if not (plain.exists() and packed.exists()):
+        tmp = plain.with_name(f".{plain.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            export.export(opened.store, out, selection, fmt.extension)
+        tmp_gz = packed.with_name(f".{packed.name}.{os.getpid()}.tmp")
+        with open(tmp, "rb") as src, gzip.GzipFile(tmp_gz, "wb", mtime=0) as dst:
+            shutil.copyfileobj(src, dst, 1 << 16)
+        os.replace(tmp_gz, packed)
+        os.replace(tmp, plain)
+    return plain, packed
+
+
+def validators(name: str) -> tuple[str, float]:
+    opened = current_store()
+    return f"{opened.build_id}-{int(opened.built_at)}-{name}", opened.built_at
+
+
+def send_export(selection: str, fmt: RdfFormat, negotiated: bool = False, location: str | None = None) -> Response:
+    plain, packed = export_files(selection, fmt)
+    gz = request.accept_encodings["gzip"] > 0
+    etag, modified = validators(packed.name if gz else plain.name)
+    resp = send_file(packed if gz else plain, mimetype=fmt.media_type, etag=etag, last_modified=modified,
+                     max_age=MAX_AGE, conditional=True)
+    if gz:
+        resp.headers["Content-Encoding"] = "gzip"
+    resp.vary.add("Accept-Encoding")
+    if negotiated:
+        resp.vary.add("Accept")
+        if location:
+            resp.headers["Content-Location"] = location
+    return resp
 
 
 # --- IRIs ↔ local URLs ---------------------------------------------------------------------------------------------
@@ -409,8 +455,6 @@ def _ontology(ext: str | None) -> Response:
         resp.headers["Content-Security-Policy"] = csp(hashes)  # pyLODE inlines its stylesheet
         return resp
     assert isinstance(fmt, RdfFormat)
-    from .dumps import send_export  # the graph is written once per build, like a dump
-
     return send_export("ontology", fmt, negotiated=ext is None, location=f"{local}.{fmt.extension}")
 
 
@@ -446,8 +490,6 @@ def graph(rest: str) -> Response:
         return serve_description(f"/graph/{name}", ext, {"graph": {"name": name, "triples": count,
                                                                     "formats": format_links(local)}})
     assert isinstance(fmt, RdfFormat)
-    from .dumps import send_export
-
     return send_export(name, fmt, negotiated=ext is None, location=f"{local}.{fmt.extension}")
 
 

@@ -43,11 +43,11 @@ import pyoxigraph as ox
 from flask import Blueprint, Flask, Response, current_app, request
 
 from gaistd_kg import formats
-from gaistd_kg.query import engine as query, pool as querypool
+from gaistd_kg import query
+from gaistd_kg.query import pool as querypool
 from gaistd_kg.formats import GRAPH, TABULAR
 from gaistd_kg.iris import GRAPH as NAMED_GRAPHS, PREFIXES, SD
-from gaistd_kg.store import StoreMissing
-from gaistd_kg.pipeline.writes import current_link
+from gaistd_kg.store import StoreMissing, current_link
 
 bp = Blueprint("sparql", __name__)
 
@@ -229,7 +229,7 @@ def close_app(app: Flask) -> None:
         backend.close()
 
 
-def _backend() -> Backend:
+def get_backend() -> Backend:
     backend = current_app.extensions.get(EXTENSION)
     if backend is None:  # registered without init_app
         backend = current_app.extensions[EXTENSION] = Backend(current_app.config)
@@ -252,7 +252,7 @@ class Operation:
     format: str | None               # the ``format`` parameter, if given
 
 
-def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
+def request_params(raw: bytes, where: str) -> list[tuple[str, str]]:
     try:
         return parse_qsl(raw.decode("ascii", "strict") if raw else "", keep_blank_values=True, encoding="utf-8",
                          errors="strict")
@@ -260,7 +260,7 @@ def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
         raise ProtocolError(400, f"the {where} is not UTF-8 (the SPARQL Protocol requires UTF-8)") from None
 
 
-def _body_text(what: str) -> str:
+def request_body_text(what: str) -> str:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise ProtocolError(400, f"the {what} must be UTF-8, not {charset}")
@@ -283,7 +283,7 @@ def absolute_iris(params: list[tuple[str, str]], name: str, other: str) -> tuple
 
 def read_operation() -> Operation:
     """The SPARQL Protocol operation a request carries (section 2.1 query, 2.2 update), or a ProtocolError."""
-    params = _params(request.query_string, "query string")
+    params = request_params(request.query_string, "query string")
     direct: tuple[str, str] | None = None
     if request.method == "POST":
         mime = request.mimetype
@@ -291,11 +291,11 @@ def read_operation() -> Operation:
             charset = request.mimetype_params.get("charset", "utf-8").lower()
             if charset not in ("utf-8", "utf8"):
                 raise ProtocolError(400, f"the form body must be UTF-8, not {charset}")
-            params += _params(request.get_data(cache=True), "form body")
+            params += request_params(request.get_data(cache=True), "form body")
         elif mime == DIRECT_QUERY:
-            direct = ("query", _body_text("query"))
+            direct = ("query", request_body_text("query"))
         elif mime == DIRECT_UPDATE:
-            direct = ("update", _body_text("update"))
+            direct = ("update", request_body_text("update"))
         else:
             raise ProtocolError(415, f"POST a query as {FORM} (query=…) or as {DIRECT_QUERY}, not "
                                      f"{mime or 'a body without Content-Type'}")
@@ -368,7 +368,7 @@ def endpoint():
 
 
 def _answer(op: Operation) -> Response:
-    backend = _backend()
+    backend = get_backend()
     allow = tuple(current_app.config["SERVICE_ALLOWLIST"])
     try:
         info = query.check_query(op.text, allow)
@@ -441,7 +441,7 @@ def service_description(token: str | None) -> Response:
             return current_app.make_response(ui())
         return Response(_MINIMAL_FORM, content_type="text/html; charset=utf-8")
     fmt = choose_format(GRAPH, token)
-    backend = _backend()
+    backend = get_backend()
     backend.pool()
     gz = _wants_gzip()
     etag = _etag(backend.build_id, json.dumps(["sd", fmt.name, request.base_url,
