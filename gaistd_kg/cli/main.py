@@ -57,7 +57,7 @@ def cmd_validate(args) -> int:
         extra = [Path(f) for f in args.files if Path(f).resolve() not in {p.resolve() for p in inputs.data}]
         inputs.data += extra
         loaded = load(inputs)
-        result = validate(loaded.data, loaded.shapes, loaded.ontology, loaded.subject_files)
+        result = validate(loaded.data, loaded.shapes, loaded.ontology, loaded.subject_files, checks=inputs.checks_dir)
     except LoadError as exc:
         return _err(str(exc))
     if args.files:

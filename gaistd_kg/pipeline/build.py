@@ -11,11 +11,11 @@ from pathlib import Path
 
 from gaistd_kg import __version__
 from gaistd_kg.iris import ROOT
-from gaistd_kg.store import DEFAULT_BUILD_DIR, current_manifest, write_store
+from gaistd_kg.store import DEFAULT_BUILD_DIR, current_manifest, current_path, write_store
 
 from .load import digest, find_inputs, load
 from .steps import (DATASET, BuildResult, Progress, ValidationFailed, lock, meta_graph,  # noqa: F401 - re-exported
-                    run_reasoner)
+                    run_reasoner, write_artefacts)
 from .streambuild import STREAM_ABOVE, build_streaming, data_bytes, streamable
 from .validate import validate
 
@@ -86,6 +86,7 @@ def build(root: Path = ROOT, build_dir: Path = DEFAULT_BUILD_DIR, force: bool = 
             {"ontology": loaded.ontology, "data": loaded.data, "inferred": reasoned.inferred, "meta": meta},
             {"inputs": [p.resolve().relative_to(root.resolve()).as_posix() for p in inputs.all()],
              "version": __version__, "built_at": time.time()},
+            artefacts=lambda store, folder: write_artefacts(store, folder, previous=current_path(build_dir)),
         )
         timings["store"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0

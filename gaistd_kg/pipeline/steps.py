@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, PROV, RDF, VOID, XSD
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, VOID, XSD
 
 from gaistd_kg import __version__
 from gaistd_kg.iris import BASE, GRAPH, bind_prefixes
@@ -98,6 +98,41 @@ def count_triples(g: Graph, counts: dict[str, int]) -> Graph:
         graph = GRAPH[name] if name in GRAPH else URIRef(name)
         g.set((graph, VOID.triples, Literal(n, datatype=XSD.integer)))
     return g
+
+
+ARTEFACTS = "artefacts"  # <store dir>/artefacts: what requests need, written by the build
+
+
+def write_artefacts(store, folder: Path, previous: Path | None = None) -> Path:
+    """Write, next to a store being published, what serving it would otherwise compute per request: the ontology
+    documentation (pyLODE). ``previous`` (the current build's folder) lends its page when the ontology graph is the
+    same, as it always is after a write. The dataset statistics of the VoID description are the manifest's counts.
+    Dumps are still written on first request into the per-build cache (every format of every dump costs ~10× a
+    build)."""
+    import hashlib
+    import shutil
+
+    import pyoxigraph as ox
+
+    from gaistd_kg.views import describe
+
+    out = Path(folder) / ARTEFACTS
+    out.mkdir(parents=True, exist_ok=True)
+    ontology_graph = ox.NamedNode(str(GRAPH["ontology"]))
+    if not any(True for _ in store.quads_for_pattern(None, ox.NamedNode(str(RDF.type)), ox.NamedNode(str(OWL.Ontology)),
+                                                     ontology_graph)):
+        return out  # no ontology to document (a store of other data): /ontology is a 404 there
+    graph = ox.Dataset(store.quads_for_pattern(None, None, None, ontology_graph))
+    graph.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)  # blank nodes named by content, not by load order
+    digest = hashlib.sha256("\n".join(sorted(str(q) for q in graph)).encode("utf-8")).hexdigest()
+    (out / "ontology.sha256").write_text(digest, encoding="ascii")
+    old = Path(previous) / ARTEFACTS if previous is not None else None
+    if (old is not None and (old / "ontology.html").exists() and (old / "ontology.sha256").exists()
+            and (old / "ontology.sha256").read_text(encoding="ascii") == digest):
+        shutil.copyfile(old / "ontology.html", out / "ontology.html")
+    else:
+        (out / "ontology.html").write_text(describe.ontology_html(store), encoding="utf-8")
+    return out
 
 
 def run_reasoner(reasoner: str, ontology: Graph, data: Graph, say: Progress = lambda _m: None):

@@ -28,17 +28,17 @@ from rdflib import URIRef
 
 from gaistd_kg import __version__
 from .load import Inputs, LoadError, parse_files
+from gaistd_kg.formats import INPUT_SUFFIXES
 from gaistd_kg.iris import GRAPH
-from gaistd_kg.store import count_quads, load_graphs, new_staging, publish, union_count
+from gaistd_kg.store import count_quads, current_path, load_graphs, new_staging, publish, union_count
 
 from .fastreason import reason_store
-from .steps import BuildResult, ValidationFailed, meta_graph
+from .steps import BuildResult, ValidationFailed, meta_graph, write_artefacts
 from .validate import validate_store
 
 STREAM_ABOVE = 48 * 1024 * 1024  # bytes of data files
 VALIDATION_WORKERS = max(1, min(os.cpu_count() or 1, 4))  # processes validating chunks side by side
-OX_FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".rdf": ox.RdfFormat.RDF_XML,
-              ".owl": ox.RdfFormat.RDF_XML}
+OX_FORMATS = {suffix: f.ox for suffix, f in INPUT_SUFFIXES.items() if suffix in (".ttl", ".nt", ".rdf", ".owl")}
 
 
 class SubjectFiles(dict):
@@ -141,6 +141,7 @@ def build_streaming(inputs: Inputs, build_dir: Path, build_id: str, say: Callabl
         counts["meta"] = len(meta)
         say("writing the store")
         union = union_count(store, counts)
+        write_artefacts(store, staging, previous=current_path(build_dir))
         store.optimize()
         store.flush()
         del store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pyshacl import validate as shacl_validate
@@ -52,6 +53,19 @@ def _complete(store, constraints, conforms: bool, report: Graph, shapes: Graph, 
     return ValidationResult(conforms=conforms and not extra, findings=findings, report_graph=report)
 
 
+# pySHACL lists the shapes of an sh:node constraint in the order its shapes graph yields them, which differs between
+# processes (the streaming build validates chunks in worker processes): the list is sorted so a finding does not
+# depend on where it was computed.
+_SHAPE_LIST = re.compile(r"every Shape in \('(.*)'\)")
+
+
+def _stable(message: str) -> str:
+    m = _SHAPE_LIST.search(message)
+    if not m:
+        return message
+    return message[:m.start(1)] + "', '".join(sorted(m.group(1).split("', '"))) + message[m.end(1):]
+
+
 def report_findings(report: Graph, shapes: Graph, subject_files=None) -> list[Finding]:
     """pySHACL's report graph → findings, each located at file:line when ``subject_files`` knows its focus."""
     findings = []
@@ -63,7 +77,7 @@ def report_findings(report: Graph, shapes: Graph, subject_files=None) -> list[Fi
             where = f"{display(hit[0])}:{hit[1]}" if hit else display(subject_files[focus][0])
         shape = report.value(result, SH.sourceShape)
         owner = shapes.value(None, SH.property, shape) if shape is not None else None
-        messages = [str(m) for m in report.objects(result, SH.resultMessage)]
+        messages = [_stable(str(m)) for m in report.objects(result, SH.resultMessage)]
         findings.append(Finding(
             severity=short(report.value(result, SH.resultSeverity)).split(":")[-1],
             focus=short(focus),

@@ -41,7 +41,7 @@ from typing import Mapping
 
 from gaistd_kg.iris import BASE, GRAPH, GRAPH_BASE
 
-from .steps import DATASET, BuildBusy, count_triples, lock, run_reasoner
+from .steps import DATASET, BuildBusy, count_triples, lock, run_reasoner, write_artefacts
 
 DATA_GRAPH = str(GRAPH["data"])
 READ_ONLY = tuple(str(GRAPH[name]) for name in ("ontology", "inferred", "meta"))
@@ -98,7 +98,7 @@ def commit(build_dir: Path, pool, change: Mapping, who: str, what: str, *, shape
     the change applies to). ``shapes_dir`` None means: no SHACL shapes (tests of the protocol machinery only);
     ``checks_dir`` None: no duplicate checks. Raises WriteRejected, WriteBusy, and the QueryErrors of ``transform``.
     """
-    from gaistd_kg.store import current_manifest, write_store
+    from gaistd_kg.store import current_manifest, current_path, write_store
 
     build_dir = Path(build_dir)
     timings: dict[str, float] = {}
@@ -130,7 +130,9 @@ def commit(build_dir: Path, pool, change: Mapping, who: str, what: str, *, shape
                     "writes": [*previous.get("writes", []), record]}
         # the four graphs of a build by their short names, as `gaistd build` writes them (manifest "triples" keys)
         named = {g[len(GRAPH_BASE):] if g in OWN_GRAPHS else g: b for g, b in graphs.items() if b.strip()}
-        write_store(build_dir, build_id, named, manifest)
+        before = current_path(build_dir)
+        write_store(build_dir, build_id, named, manifest,
+                    artefacts=lambda store, folder: write_artefacts(store, folder, previous=before))
         timings["store"] = time.perf_counter() - t
     return WriteResult(build_id=build_id, diff=changed.diff, existed=changed.existed, timings=timings)
 
@@ -146,8 +148,6 @@ def _rdflib(*parts: bytes):
 
 
 def _validate(data, ontology, shapes_dir: Path | None, checks_dir: Path | None) -> None:
-    from rdflib import Graph
-
     from .checks import run_checks
     from .load import parse_files, shape_files
     from .validate import validate
@@ -157,7 +157,10 @@ def _validate(data, ontology, shapes_dir: Path | None, checks_dir: Path | None) 
         if findings:
             raise WriteRejected("the write would break the duplicate checks", "\n".join(f.line() for f in findings))
         return
-    shapes = parse_files(shape_files(shapes_dir)) if Path(shapes_dir).is_dir() else Graph()
+    if not Path(shapes_dir).is_dir():
+        raise FileNotFoundError(f"SHAPES_DIR {shapes_dir} is not a folder: writes are validated against its shapes "
+                                "(set GAISTD_SHAPES_DIR or GAISTD_ROOT)")
+    shapes = parse_files(shape_files(shapes_dir))
     result = validate(data, shapes, ontology, **({"checks": checks_dir} if checks_dir else {}))
     if not result.conforms:
         raise WriteRejected("the data after this write does not conform to the shapes", result.text())

@@ -17,6 +17,8 @@ from typing import Mapping
 
 import pyoxigraph as ox
 
+from gaistd_kg.formats import BY_NAME
+
 from .sparqltext import QueryError, QueryRefused, QuerySyntaxError, check_update, mentioned_iris, with_using
 
 BASE = "https://w3id.org/gaistd/"
@@ -24,8 +26,7 @@ GRAPH_BASE = BASE + "graph/"
 DATA_GRAPH = GRAPH_BASE + "data"
 READ_ONLY = tuple(GRAPH_BASE + name for name in ("ontology", "inferred", "meta"))
 OWN_GRAPHS = (DATA_GRAPH, *READ_ONLY)
-BODY_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "rdf": ox.RdfFormat.RDF_XML,
-                "jsonld": ox.RdfFormat.JSON_LD}
+BODY_FORMATS = {name: BY_NAME[name].ox for name in ("ttl", "nt", "rdf", "jsonld")}  # request bodies: from the one table
 MAX_JSON_DEPTH = 64        # JSON-LD nested deeper than this is refused before parsing
 DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
 

@@ -233,7 +233,7 @@ def curie(iri: str) -> str:
 # --- serialising a description -------------------------------------------------------------------------------------
 
 def serialize_description(desc: Description, fmt: str) -> bytes:
-    """The description in ``fmt`` (a name or extension from ``export.EXPORT_FORMATS``), written by ``export.export``
+    """The description in ``fmt`` (a name or extension of a graph format of ``formats.FORMATS``), written by ``export.export``
     so a page and a dump of the same facts come out of one writer: triple formats merge the graphs, quad formats
     keep them."""
     scratch = ox.Store()
@@ -323,9 +323,10 @@ class Distribution:
 
 def describe_dataset(store: ox.Store, dataset_iri: str, modified: float, sparql_url: str,
                      distributions: Sequence[Distribution],
-                     title: Mapping[str, str]) -> Graph:
-    """A VoID + DCAT description of the dataset: one void:subset per named graph with its triple count (counted in
-    the store, not copied from anywhere), the SPARQL endpoint, and a dcat:Distribution per dump."""
+                     title: Mapping[str, str], counts: Mapping[str, int] | None = None) -> Graph:
+    """A VoID + DCAT description of the dataset: one void:subset per named graph with its triple count (``counts``,
+    the build's own count in its manifest; counted in the store when not given), the SPARQL endpoint, and a
+    dcat:Distribution per dump."""
     g = bind_prefixes(Graph())
     ds = URIRef(dataset_iri)
     g.add((ds, RDF.type, VOID.Dataset))
@@ -339,7 +340,8 @@ def describe_dataset(store: ox.Store, dataset_iri: str, modified: float, sparql_
     g.add((ds, VOID.vocabulary, URIRef(ONTOLOGY_NS)))
     total = 0
     for name, iri in GRAPH.items():
-        n = sum(1 for _ in store.quads_for_pattern(None, None, None, ox.NamedNode(str(iri))))
+        n = (int(counts[name]) if counts and name in counts
+             else sum(1 for _ in store.quads_for_pattern(None, None, None, ox.NamedNode(str(iri)))))
         total += n
         g.add((ds, VOID.subset, iri))
         g.add((iri, RDF.type, VOID.Dataset))

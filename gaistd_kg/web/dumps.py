@@ -70,7 +70,8 @@ def void_graph():
                             title=f"{DUMP_TITLES[name]}, as {BY_EXT[ext].label}", full=name == "full")
              for name in export.DUMPS for ext in DUMP_FORMATS]
     dataset = current_app.config["BASE_IRI"] + "dataset"
-    return d.describe_dataset(opened.store, dataset, opened.built_at, f"{host}/sparql", dists, DATASET_TITLE)
+    return d.describe_dataset(opened.store, dataset, opened.built_at, f"{host}/sparql", dists, DATASET_TITLE,
+                              counts=opened.manifest.get("triples"))
 
 
 @bp.get("/.well-known/void")
@@ -80,8 +81,15 @@ def void() -> Response:
     best = accept.best_match(offers) if accept else offers[0]
     if best is None:
         return not_acceptable()
-    g = void_graph()
     etag, modified = validators("void")
+    tag = f"{etag}-{best.replace('/', '_')}-{request.host}"
+    probe = Response(status=200)
+    probe.set_etag(tag)
+    probe.last_modified = modified
+    probe.vary.add("Accept")
+    if probe.make_conditional(request).status_code == 304:
+        return probe  # revalidated before anything is computed
+    g = void_graph()
     if best == HTML:
         resp = Response(render_template("void.html", turtle=g.serialize(format="longturtle")), mimetype=HTML)
     else:
@@ -91,7 +99,7 @@ def void() -> Response:
         else:
             body = g.serialize(format="longturtle")
         resp = Response(body, content_type=fmt.content_type)
-    resp.set_etag(f"{etag}-{best.replace('/', '_')}-{request.host}")
+    resp.set_etag(tag)
     resp.last_modified = modified
     resp.vary.add("Accept")
     return resp.make_conditional(request)

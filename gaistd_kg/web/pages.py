@@ -21,7 +21,7 @@ What each kind of IRI of ours serves:
 * ``/graph/<name>``: HTML page about the named graph (its facts, size, downloads); RDF: the graph's content.
 
 Unknown IRIs of ours get a 404 page. Every response of the app carries the security headers set in
-:func:`security_headers` (Content-Security-Policy with no inline script, nosniff, Referrer-Policy).
+``web/security.py`` (the one Content-Security-Policy, with no inline script; nosniff, Referrer-Policy).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ from gaistd_kg import formats
 from gaistd_kg import store as store_mod
 from gaistd_kg.iris import GRAPH, ONTOLOGY_IRI
 from gaistd_kg.query.engine import QueryError
-from .sparql import get_backend, revalidation_headers
+from .security import csp
+from .sparql import etag, get_backend, revalidation_headers
 
 bp = Blueprint("pages", __name__)
 
@@ -58,8 +59,6 @@ LANGUAGES = (("en", "English"), ("zh", "中文"))
 TEXT: dict[str, dict[str, str]] = json.loads(
     (Path(__file__).resolve().parent / "templates" / "chrome-text.json").read_text(encoding="utf-8"))
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'{styles}; img-src 'self' data:; font-src 'self' data:; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
 
@@ -182,7 +181,7 @@ def export_files(selection: str, fmt: RdfFormat) -> tuple[Path, Path]:
 
 def validators(name: str) -> tuple[str, float]:
     opened = current_store()
-    return f"{opened.build_id}-{int(opened.built_at)}-{name}", opened.built_at
+    return etag(opened.build_id, opened.built_at, name), opened.built_at
 
 
 def send_export(selection: str, fmt: RdfFormat, negotiated: bool = False, location: str | None = None) -> Response:
@@ -243,27 +242,8 @@ def href_for(iri: str, lang: str | None = None) -> str | None:
     return None
 
 
-# --- security headers ----------------------------------------------------------------------------------------------
-
-def csp(style_hashes: tuple[str, ...] = (), inline_styles: bool = False) -> str:
-    """The Content-Security-Policy: scripts only from our own files, everywhere. Inline styles only where a page
-    needs them: pyLODE's stylesheet by hash, and YASGUI (which sets style attributes from script) by
-    ``inline_styles``; a style cannot run code, and data never reaches a page unescaped."""
-    styles = " 'unsafe-inline'" if inline_styles else "".join(f" '{h}'" for h in style_hashes)
-    return CSP.format(styles=styles)
-
-
-def security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", csp())
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
-
-
 def init_app(app: Flask) -> None:
     app.config.setdefault("CACHE_DIR", os.environ.get("GAISTD_CACHE_DIR", ""))  # "": <BUILD_DIR>/cache
-    app.after_request(security_headers)
     app.jinja_env.globals["chrome"] = chrome
 
 
@@ -405,8 +385,7 @@ def page_etag(opened: store_mod.OpenStore, path: str, fmt: str, lang: str, extra
     """The ETag of a resource page, or None for a page built around something else than the store (``extra``)."""
     if extra is not None:
         return None
-    key = hashlib.sha256(f"{request.script_root}{path}\x00{fmt}\x00{lang}".encode("utf-8")).hexdigest()[:20]
-    return f"{opened.build_id}-{int(opened.built_at)}-{key}"
+    return etag(opened.build_id, opened.built_at, request.script_root, path, fmt, lang)
 
 
 
@@ -424,11 +403,13 @@ STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
 
 
 def ontology_page(opened: store_mod.OpenStore) -> tuple[str, tuple[str, ...]]:
-    """pyLODE's page for this build, generated on first request and kept on disk and in memory: never per request."""
+    """pyLODE's page for this build, written by the build (generated on first request only for a build without it),
+    kept in memory: never per request."""
     memo = current_app.extensions.setdefault("gaistd.ontology_html", {})
     key = str(opened.path)
     if key not in memo:
-        path = cache_dir(opened) / "ontology.html"
+        built = Path(opened.path) / "artefacts" / "ontology.html"
+        path = built if built.exists() else cache_dir(opened) / "ontology.html"
         if path.exists():
             html = path.read_text(encoding="utf-8")
         else:

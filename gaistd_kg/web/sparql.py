@@ -382,9 +382,9 @@ def _answer(op: Operation) -> Response:
     pool = backend.pool()
     key = json.dumps([op.text, op.dataset.default_graphs, op.dataset.named_graphs, fmt.name, request.base_url])
     gz = _wants_gzip()
-    etag = _etag(backend.build_id, key, gz)
-    if request.method in ("GET", "HEAD") and _not_modified(etag, backend.built_at):
-        return _not_modified_response(etag, backend)
+    tag = etag(backend.build_id, backend.built_at, key, gz)
+    if request.method in ("GET", "HEAD") and _not_modified(tag, backend.built_at):
+        return _not_modified_response(tag, backend)
     # A federated query has its own deadline: the remote endpoint's answer time is not ours to promise.
     limits = ({"timeout": min(float(current_app.config["SERVICE_TIMEOUT"]), float(current_app.config["QUERY_TIMEOUT"])),
                "timeout_setting": "SERVICE_TIMEOUT"} if info.services else {})
@@ -422,7 +422,7 @@ def _answer(op: Operation) -> Response:
     else:
         resp = _body_response(body, formats.BY_NAME[result.format].content_type, False)
     resp.headers["X-GAISTD-Cache"] = "hit" if cached is not None else "miss"
-    _cache_headers(resp, etag, backend)
+    _cache_headers(resp, tag, backend)
     if result.capped:
         resp.headers["X-GAISTD-Result-Capped"] = "true"
     resp.headers["X-GAISTD-Row-Limit"] = str(result.limit)
@@ -444,10 +444,10 @@ def service_description(token: str | None) -> Response:
     backend = get_backend()
     backend.pool()
     gz = _wants_gzip()
-    etag = _etag(backend.build_id, json.dumps(["sd", fmt.name, request.base_url,
-                                               list(current_app.config["SERVICE_ALLOWLIST"])]), gz)
-    if _not_modified(etag, backend.built_at):
-        return _not_modified_response(etag, backend)
+    tag = etag(backend.build_id, backend.built_at, "sd", fmt.name, request.base_url,
+               list(current_app.config["SERVICE_ALLOWLIST"]), gz)
+    if _not_modified(tag, backend.built_at):
+        return _not_modified_response(tag, backend)
     try:
         counts = backend.graph_counts()
     except query.QueryError as exc:
@@ -456,7 +456,7 @@ def service_description(token: str | None) -> Response:
                         format=fmt.ox, prefixes={"sd": str(SD), "void": "http://rdfs.org/ns/void#",
                                                  "formats": "http://www.w3.org/ns/formats/"})
     resp = _body_response(body, fmt.content_type, gz)
-    _cache_headers(resp, etag, backend)
+    _cache_headers(resp, tag, backend)
     return resp
 
 
@@ -512,9 +512,11 @@ def _wants_gzip() -> bool:
     return request.accept_encodings["gzip"] > 0
 
 
-def _etag(build_id: str, key: str, gz: bool) -> str:
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-    return f"{build_id}-{digest}{'-gz' if gz else ''}"
+def etag(build_id: str, built_at: float, *parts: object) -> str:
+    """The one ETag rule of the app: the build (identifier and time: a write or a new build changes it) and a digest
+    of what else the body depends on (request, format, language, encoding)."""
+    digest = hashlib.sha256(json.dumps([str(p) for p in parts]).encode("utf-8")).hexdigest()[:20]
+    return f"{build_id}-{int(built_at or 0)}-{digest}"
 
 
 def _not_modified(etag: str, built_at: float) -> bool:

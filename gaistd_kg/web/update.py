@@ -21,7 +21,6 @@ Success: 200 (update), 201 (a graph created), 204 (a graph replaced, merged or d
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import uuid
@@ -35,7 +34,8 @@ from gaistd_kg import query
 from gaistd_kg.pipeline import writes
 from gaistd_kg.iris import PREFIXES, ROOT
 from .security import client_address, plain
-from .sparql import DIRECT_UPDATE, FORM, ProtocolError, get_backend, request_body_text, request_params, absolute_iris
+from .sparql import (DIRECT_UPDATE, FORM, ProtocolError, absolute_iris, etag, get_backend, request_body_text,
+                     request_params)
 
 bp = Blueprint("update", __name__)
 log = logging.getLogger("gaistd_kg.web")
@@ -300,7 +300,7 @@ def _read_graph(graph: str | None) -> Response:
     body = ox.serialize(triples, format=fmt.ox, prefixes=query.used_prefixes(triples, PREFIXES) or None
                         if fmt.ox in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None)
     resp = Response(body, content_type=fmt.content_type)
-    resp.set_etag(f"{opened.build_id}-{hashlib.sha256((graph or '').encode()).hexdigest()[:12]}-{fmt.name}")
+    resp.set_etag(etag(opened.build_id, opened.built_at, "graph-store", graph or "", fmt.name))
     resp.headers["X-GAISTD-Build"] = opened.build_id
     resp.vary.add("Accept")
     return resp.make_conditional(request)
