@@ -283,6 +283,7 @@ def test_a_graph_store_write_goes_through_the_same_checks(writable):
 
 # --- atomic, durable, isolated --------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_readers_never_see_half_a_write(writable):
     """While three writes of 40 triples each are accepted one after another, readers counting those triples see
     only whole writes: every count is 0, 40, 80 or 120 more than before, never in between; every read answers."""
