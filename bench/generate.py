@@ -72,6 +72,12 @@ def growing_subjects(g: Graph) -> set[URIRef]:
 
 # --- identifiers ------------------------------------------------------------------------------------------------------
 
+
+def _unescape(s: str) -> str:
+    """SPARQL string escapes → the regex text."""
+    return re.sub(r"\\(.)", r"\1", s)
+
+
 _PAIR = re.compile(r'FILTER \(REGEX\(\?value, "((?:[^"\\]|\\.)*)"\) && !REGEX\(\?value, "((?:[^"\\]|\\.)*)"\)\)')
 
 
@@ -84,8 +90,7 @@ def identifier_patterns(root: Path) -> list[tuple[re.Pattern, re.Pattern]]:
     pairs = []
     for text in g.objects(None, sh_select):
         for m in _PAIR.finditer(str(text)):
-            unescape = (lambda s: re.sub(r"\\(.)", r"\1", s))  # SPARQL string escapes → the regex text
-            pairs.append((re.compile(unescape(m.group(1))), re.compile(unescape(m.group(2)))))
+            pairs.append((re.compile(_unescape(m.group(1))), re.compile(_unescape(m.group(2)))))
     return pairs
 
 

@@ -28,6 +28,7 @@ class Format:
     aliases: tuple[str, ...] = ()      # other media types a client may ask for, answered with this format
     iri: str = ""                      # W3C formats IRI (http://www.w3.org/ns/formats/…) for service descriptions
     keywords: tuple[str, ...] = ()     # other names clients put in ``format=`` (SPARQLWrapper sends ``turtle``)
+    rdflib: str = ""                   # rdflib's parser name, for RDF read from files
 
     @property
     def content_type(self) -> str:
@@ -41,10 +42,12 @@ class Format:
 
 
 def _row(name: str, kind: str, fmt: ox.QueryResultsFormat | ox.RdfFormat | None, label: str, media_type: str = "",
-         extension: str = "", aliases: tuple[str, ...] = (), iri: str = "", keywords: tuple[str, ...] = ()) -> Format:
+         extension: str = "", aliases: tuple[str, ...] = (), iri: str = "", keywords: tuple[str, ...] = (),
+         rdflib: str = "") -> Format:
     media = media_type or fmt.media_type.split(";")[0].strip()  # pyoxigraph adds "; charset=utf-8" to some
     return Format(name=name, media_type=media, extension=extension or fmt.file_extension, kind=kind, label=label,
-                  ox=fmt, aliases=aliases, iri=iri or (fmt.iri if fmt is not None else ""), keywords=keywords)
+                  ox=fmt, aliases=aliases, iri=iri or (fmt.iri if fmt is not None else ""), keywords=keywords,
+                  rdflib=rdflib)
 
 
 Q = ox.QueryResultsFormat
@@ -60,13 +63,21 @@ FORMATS: tuple[Format, ...] = (
          aliases=("application/xhtml+xml",), iri="https://www.iana.org/assignments/media-types/text/html"),
     # graph: CONSTRUCT / DESCRIBE results and RDF descriptions
     _row("ttl", GRAPH, R.TURTLE, "Turtle", aliases=("application/x-turtle", "application/turtle"),
-         keywords=("turtle", "n3")),
-    _row("jsonld", GRAPH, R.JSON_LD, "JSON-LD", iri="http://www.w3.org/ns/formats/JSON-LD", keywords=("json-ld",)),
-    _row("nt", GRAPH, R.N_TRIPLES, "N-Triples", keywords=("ntriples", "n-triples")),
-    _row("rdf", GRAPH, R.RDF_XML, "RDF/XML", keywords=("rdfxml", "rdf+xml", "rdf/xml")),
-    _row("trig", GRAPH, R.TRIG, "TriG"),
-    _row("nq", GRAPH, R.N_QUADS, "N-Quads", keywords=("nquads", "n-quads")),
+         keywords=("turtle", "n3"), rdflib="turtle"),
+    _row("jsonld", GRAPH, R.JSON_LD, "JSON-LD", iri="http://www.w3.org/ns/formats/JSON-LD", keywords=("json-ld",),
+         rdflib="json-ld"),
+    _row("nt", GRAPH, R.N_TRIPLES, "N-Triples", keywords=("ntriples", "n-triples"), rdflib="nt"),
+    _row("rdf", GRAPH, R.RDF_XML, "RDF/XML", keywords=("rdfxml", "rdf+xml", "rdf/xml"), rdflib="xml"),
+    _row("trig", GRAPH, R.TRIG, "TriG", rdflib="trig"),
+    _row("nq", GRAPH, R.N_QUADS, "N-Quads", keywords=("nquads", "n-quads"), rdflib="nquads"),
 )
+
+# Input files a build reads, by suffix: the graph rows above (N-Quads aside: input files are graphs, not datasets),
+# plus .owl for RDF/XML ontologies.
+INPUT_SUFFIXES: dict[str, Format] = {
+    **{"." + f.extension: f for f in FORMATS if f.kind == GRAPH and f.name != "nq"},
+    ".owl": next(f for f in FORMATS if f.name == "rdf"),
+}
 
 # What a client means by ``format=xml`` / ``format=json`` depends on the answer: SPARQLWrapper (and Virtuoso, Fuseki)
 # use them for RDF/XML and JSON-LD when the query is a CONSTRUCT or DESCRIBE.

@@ -6,6 +6,7 @@ term (``GAISTD.adressesRisk``) raises instead of minting a new IRI silently.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rdflib import Graph, Namespace, URIRef
@@ -18,8 +19,19 @@ SHAPES_NS = BASE + "shapes#"
 ID_BASE = BASE + "id/"
 GRAPH_BASE = BASE + "graph/"
 
-ROOT = Path(__file__).resolve().parent.parent
+# The data root: the folder holding ontology/, shapes/, data/ and queries/. In a source checkout it is the checkout;
+# an installed package has no such folder next to it, so GAISTD_ROOT (or the command's --root) must name one, and
+# what needs it fails saying so (see MissingRoot) instead of running without the ontology, shapes or checks.
+ROOT = Path(os.environ.get("GAISTD_ROOT") or Path(__file__).resolve().parent.parent).resolve()
 ONTOLOGY_FILE = ROOT / "ontology" / "gaistd.ttl"
+
+
+class MissingRoot(FileNotFoundError):
+    """The data root holds no ontology/: set GAISTD_ROOT (or pass --root) to the folder that does."""
+
+    def __init__(self, root: Path, what: str = "ontology/gaistd.ttl"):
+        super().__init__(f"{Path(root) / what} not found: the data root ({root}) must hold ontology/, shapes/, data/ "
+                         "and queries/; set GAISTD_ROOT (or --root) to the project folder")
 
 
 class ClosedNamespace(Namespace):
@@ -53,7 +65,23 @@ def _declared_terms(path: Path, ns: str) -> frozenset[str]:
     return frozenset(str(s)[len(ns):] for s in g.subjects() if isinstance(s, URIRef) and str(s).startswith(ns))
 
 
-GAISTD = ClosedNamespace(ONTOLOGY_NS, _declared_terms(ONTOLOGY_FILE, ONTOLOGY_NS)) if ONTOLOGY_FILE.exists() else None
+class _UnreadNamespace(Namespace):
+    """``GAISTD`` when the ontology file is not there: every use raises MissingRoot (never a silent None)."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise MissingRoot(ROOT)
+
+    def __getitem__(self, key):  # type: ignore[override]
+        raise MissingRoot(ROOT)
+
+    def term(self, name: str):
+        raise MissingRoot(ROOT)
+
+
+GAISTD = (ClosedNamespace(ONTOLOGY_NS, _declared_terms(ONTOLOGY_FILE, ONTOLOGY_NS)) if ONTOLOGY_FILE.exists()
+          else _UnreadNamespace(ONTOLOGY_NS))
 GAISTDSH = Namespace(SHAPES_NS)
 
 BIBO = Namespace("http://purl.org/ontology/bibo/")
@@ -133,3 +161,35 @@ def bind_prefixes(g: Graph) -> Graph:
 def sparql_prologue() -> str:
     """PREFIX declarations for every prefix above, for queries typed by people."""
     return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+
+
+_BY_LENGTH = sorted(PREFIXES.items(), key=lambda kv: len(kv[1]), reverse=True)
+
+
+def prefixed(iri: str) -> str | None:
+    """The prefixed name of ``iri`` under the longest known namespace (``gaistd:Standard``), or None when no namespace
+    of ``PREFIXES`` holds it with a local part a prefixed name can carry (non-empty, no ``/`` or ``#``).
+
+    The one rule for shortening an IRI; callers choose what to show when there is none (``<iri>`` or the IRI)."""
+    for prefix, ns in _BY_LENGTH:
+        if iri.startswith(ns):
+            local = iri[len(ns):]
+            if local and "/" not in local and "#" not in local:
+                return f"{prefix}:{local}"
+    return None
+
+
+def short(term) -> str:
+    """An rdflib term as a person reads it in a report: a prefixed name or ``<iri>``; a literal in N3, its datatype
+    shortened."""
+    from rdflib import Literal
+
+    if term is None:
+        return ""
+    if isinstance(term, URIRef):
+        return prefixed(str(term)) or f"<{term}>"
+    if isinstance(term, Literal):
+        if term.datatype is not None:
+            return f'"{term}"^^{short(term.datatype)}'
+        return term.n3()
+    return str(term)

@@ -17,7 +17,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import pyoxigraph as ox
 from rdflib import Graph
@@ -60,14 +60,18 @@ def load_graphs(store: ox.Store, graphs: Mapping[str, Graph | bytes]) -> None:
             store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES, to_graph=target)
 
 
-def write_store(build_dir: Path, build_id: str, graphs: Mapping[str, Graph | bytes], manifest: dict) -> Path:
-    """Write a complete store aside, then make it current with one atomic rename. Returns its directory."""
+def write_store(build_dir: Path, build_id: str, graphs: Mapping[str, Graph | bytes], manifest: dict,
+                artefacts: Callable[[ox.Store, Path], object] | None = None) -> Path:
+    """Write a complete store aside, then make it current with one atomic rename. Returns its directory.
+    ``artefacts(store, staging folder)`` writes what is served beside the store before the rename."""
     staging = new_staging(build_dir, build_id)
     store = ox.Store(str(staging / "oxigraph"))
     try:
         load_graphs(store, graphs)
         counts = {name: count_quads(store, name) for name in graphs}
         manifest = {**manifest, "union_triples": union_count(store, counts)}
+        if artefacts is not None:
+            artefacts(store, staging)
         store.optimize()
         store.flush()
     finally:
@@ -204,3 +208,11 @@ def store_from_graphs(graphs: Mapping[str, Graph | bytes], path: Path | None = N
 
 def graph_names(store: ox.Store) -> Iterable[str]:
     return sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
+
+
+def current_link(build_dir: Path) -> str | None:
+    """What ``current`` points at: a readlink, cheap enough to call on every request."""
+    try:
+        return os.readlink(Path(build_dir) / "current")
+    except OSError:
+        return None

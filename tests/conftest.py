@@ -29,6 +29,22 @@ from gaistd_kg import store as store_mod
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+# The W3C SPARQL 1.1 test suites (protocol, graph store protocol): one setting, GAISTD_W3C_DIR, defaulting to the shared
+# folder next to the repository. Missing: the tests that need them skip saying where they looked, except under
+# CI=true, where they fail (CI provides them).
+W3C_DIR = Path(os.environ.get("GAISTD_W3C_DIR") or SHARED / "w3c-sparql11")
+
+
+def require_w3c(path: Path, module_level: bool = False) -> Path:
+    """``path`` (under W3C_DIR) if it exists; otherwise fail under CI=true, else skip, naming the setting."""
+    if path.exists():
+        return path
+    message = (f"W3C test suite file not found: {path} (set GAISTD_W3C_DIR to the folder holding protocol/ and "
+               "graph-store-protocol/; default: ../shared/w3c-sparql11 next to the repository)")
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message, allow_module_level=module_level)
+    return path
 
 FIXTURE_BUILD_ID = "fixture-0001"
 FIXTURE_BUILT_AT = 1767225600.0  # 2026-01-01T00:00:00Z, fixed so ETag/Last-Modified are predictable

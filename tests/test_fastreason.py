@@ -63,6 +63,7 @@ def test_fast_equals_owlrl_on_the_fixture_world():
     assert_same(reason(ontology, data).inferred, reason_fast(ontology, data).inferred)
 
 
+@pytest.mark.slow
 def test_fast_equals_owlrl_on_the_shipped_data(shipped):
     """On the shipped graph, both engines infer exactly the same triples."""
     expected = reason(shipped.ontology, shipped.data).inferred

@@ -1,4 +1,4 @@
-"""gaistd_kg.query.engine: the safety rules of running SPARQL on the store, one test per rule (the rule in the docstring).
+"""gaistd_kg.query: the safety rules of running SPARQL on the store, one test per rule (the rule in the docstring).
 
 Queries run in the real worker pool on the fixture build; "no outbound request" is checked with a real HTTP listener
 on loopback that counts what reaches it.
@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gaistd_kg import formats
-from gaistd_kg.query import engine as query, pool as querypool
+from gaistd_kg import query
+from gaistd_kg.query import pool as querypool
 from gaistd_kg.iris import GRAPH, PREFIXES
 from gaistd_kg.query.engine import Dataset, QueryInfo, check_query, inspect
 

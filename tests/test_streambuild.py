@@ -111,6 +111,7 @@ def test_streaming_build_equals_the_in_memory_build_on_the_shipped_data(tmp_path
     _assert_same_builds(ROOT, tmp_path, monkeypatch)
 
 
+@pytest.mark.slow
 def test_streaming_build_equals_the_in_memory_build_on_a_10x_graph(tmp_path, monkeypatch):
     out = tmp_path / "x10"
     gen = subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--factor", "10", "--out", str(out)],

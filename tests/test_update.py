@@ -31,7 +31,7 @@ import pyoxigraph as ox
 import pytest
 
 import w3c_runner
-from conftest import REPO, SHARED, fixture_graphs, http_call, make_build
+from conftest import REPO, W3C_DIR, fixture_graphs, http_call, make_build, require_w3c
 from gaistd_kg.pipeline.build import build
 from gaistd_kg.iris import GRAPH, ROOT
 from test_clients import proc_table
@@ -291,6 +291,7 @@ def test_a_graph_store_write_goes_through_the_same_checks(writable):
 
 # --- atomic, durable, isolated --------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_readers_never_see_half_a_write(writable):
     """While three writes of 40 triples each are accepted one after another, readers counting those triples see
     only whole writes: every count is 0, 40, 80 or 120 more than before, never in between; every read answers."""
@@ -414,8 +415,8 @@ def _swallow(fn, *args):
 
 # --- the W3C test suites, on an update-enabled server ---------------------------------------------------------------
 
-PROTOCOL = SHARED / "w3c-sparql11" / "protocol"
-GSP_MANIFEST = SHARED / "w3c-sparql11" / "graph-store-protocol" / "manifest.ttl"
+PROTOCOL = W3C_DIR / "protocol"
+GSP_MANIFEST = W3C_DIR / "graph-store-protocol" / "manifest.ttl"
 UPDATE_TESTS = [t for t in w3c_runner.load_manifest(PROTOCOL / "manifest.ttl") if t.is_update] \
     if (PROTOCOL / "manifest.ttl").exists() else []
 GSP_TESTS = w3c_runner.load_gsp_manifest(GSP_MANIFEST) if GSP_MANIFEST.exists() else []
@@ -425,8 +426,8 @@ W3C_AUTH = (("Authorization", f"Bearer {TOKENS['robot']}"),)
 @pytest.fixture(scope="module")
 def w3c_writable(tmp_path_factory, live_server_factory):
     """An update-enabled server on the W3C protocol data, with a permissive shape set (see the module docstring)."""
-    if not UPDATE_TESTS or not GSP_TESTS:
-        pytest.skip(f"W3C manifests not found under {SHARED / 'w3c-sparql11'}")
+    require_w3c(PROTOCOL / "manifest.ttl")
+    require_w3c(GSP_MANIFEST)
     tests = w3c_runner.load_manifest(PROTOCOL / "manifest.ttl")
     build_dir = make_build(tmp_path_factory.mktemp("w3c-writable"), w3c_runner.graph_files(tests, PROTOCOL),
                            build_id="w3c-writable")
@@ -437,7 +438,10 @@ def w3c_writable(tmp_path_factory, live_server_factory):
 
 
 def test_the_manifests_hold_14_update_and_14_graph_store_tests():
-    """The runner reads every entry (a reader that skipped some would pass vacuously)."""
+    """The runner reads every entry (a reader that skipped some would pass vacuously); the manifests are where
+    GAISTD_W3C_DIR says (missing: skipped here, failed under CI=true)."""
+    require_w3c(PROTOCOL / "manifest.ttl")
+    require_w3c(GSP_MANIFEST)
     assert len(UPDATE_TESTS) == 14 and len(GSP_TESTS) == 14
     assert len({t.id for t in GSP_TESTS}) == 14 and all(t.requests for t in GSP_TESTS)
 

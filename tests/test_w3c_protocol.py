@@ -11,14 +11,10 @@ from __future__ import annotations
 import pytest
 
 import w3c_runner
-from conftest import REPO, make_build
+from conftest import W3C_DIR, make_build, require_w3c
 
-PROTOCOL = REPO.parent / "shared" / "w3c-sparql11" / "protocol"
-MANIFEST = PROTOCOL / "manifest.ttl"
-
-if not MANIFEST.exists():
-    pytest.skip(f"W3C protocol manifest not found at {MANIFEST} (the shared folder next to the repo)",
-                allow_module_level=True)
+PROTOCOL = W3C_DIR / "protocol"
+MANIFEST = require_w3c(PROTOCOL / "manifest.ttl", module_level=True)
 
 TESTS = w3c_runner.load_manifest(MANIFEST)
 

@@ -57,13 +57,13 @@ def cmd_validate(args) -> int:
         extra = [Path(f) for f in args.files if Path(f).resolve() not in {p.resolve() for p in inputs.data}]
         inputs.data += extra
         loaded = load(inputs)
-        result = validate(loaded.data, loaded.shapes, loaded.ontology, loaded.subject_files)
+        result = validate(loaded.data, loaded.shapes, loaded.ontology, loaded.subject_files, checks=inputs.checks_dir)
     except LoadError as exc:
         return _err(str(exc))
     if args.files:
         wanted = {Path(f).resolve() for f in args.files}
         mine = {str(s) for s, files in loaded.subject_files.items() if any(p.resolve() in wanted for p in files)}
-        from gaistd_kg.pipeline.validate import short
+        from gaistd_kg.iris import short
 
         short_mine = {short(__import__("rdflib").URIRef(s)) for s in mine}
         result.findings = [f for f in result.findings if f.focus in short_mine]
@@ -132,12 +132,17 @@ def cmd_stats(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .web import create_app
+    from gaistd_kg.web import create_app
 
-    app = create_app({"BUILD_DIR": str(Path(args.build_dir))})
+    config = {"BUILD_DIR": str(Path(args.build_dir))}
     print(f"serving on http://{args.host}:{args.port}/ (SPARQL at /sparql); Ctrl-C stops", file=sys.stderr)
-    app.run(host=args.host, port=args.port, threaded=True)
-    return 0
+    if args.dev:  # Flask's server with its reloader: for working on the code, never for serving
+        create_app(config).run(host=args.host, port=args.port, threaded=True, use_reloader=True)
+        return 0
+    from .serve import serve
+
+    return serve(lambda: create_app(config), host=args.host, port=args.port, workers=args.workers,
+                 threads=args.threads)
 
 
 def cmd_report(args) -> int:
@@ -234,9 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("stats", help="triples per named graph, instances per class, documents per jurisdiction")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("serve", help="serve the built store (development server; see README for gunicorn)")
+    p = sub.add_parser("serve", help="serve the built store with gunicorn (production settings); --dev: Flask's "
+                                     "server with its reloader")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--workers", type=int, default=None, help="gunicorn worker processes (default: 2 per CPU, "
+                                                              "at most 8)")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker (gthread worker class)")
+    p.add_argument("--dev", action="store_true", help="Flask's development server with the reloader")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("report", help="coverage and gap analysis: report.html (works offline), report.md, tables "

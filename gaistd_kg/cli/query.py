@@ -11,7 +11,7 @@ from typing import IO
 import pyoxigraph as ox
 
 from gaistd_kg import formats
-from gaistd_kg.iris import PREFIXES, sparql_prologue
+from gaistd_kg.iris import PREFIXES, prefixed, sparql_prologue
 from gaistd_kg.query.engine import check_query, execute
 
 NO_CAP = 10**12
@@ -21,10 +21,7 @@ def _short(term) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        for prefix, ns in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
-            if term.value.startswith(ns):
-                return f"{prefix}:{term.value[len(ns):]}"
-        return f"<{term.value}>"
+        return prefixed(term.value) or f"<{term.value}>"
     if isinstance(term, ox.Literal):
         return term.value + (f"@{term.language}" if term.language else "")
     return str(term)

@@ -14,7 +14,8 @@ from rdflib import Graph, URIRef
 from .load import display, locate
 from gaistd_kg.iris import PREFIXES, ROOT
 from gaistd_kg.store import store_from_graphs
-from .validate import Finding, short
+from .findings import Finding
+from gaistd_kg.iris import short
 
 CHECKS_DIR = ROOT / "queries" / "checks"
 

@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 from typing import Iterator
 
 import pyoxigraph as ox
 from pyshacl import validate as shacl_validate
-from pyshacl.shape import Shape
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, SH
 
-from .sparqlshapes import _oxigraph, _rdflib
+from .patches import narrowed, prepared_sparql
+from .sparqlshapes import to_oxigraph, to_rdflib
 
 LIST_SHAPES = (SH["and"], SH["or"], SH.xone)
 UNBOUNDED_TARGETS = (SH.targetNode, SH.targetObjectsOf, SH.target)
@@ -119,26 +118,10 @@ def levels(shapes: Graph) -> int:
     return len(reads(shapes))
 
 
-@contextmanager
-def _narrowed() -> Iterator[set]:
-    """While active, pySHACL's target selection keeps only the nodes in the yielded set."""
-    allowed: set = set()
-    original = Shape.focus_nodes
-
-    def focus_nodes(self, data_graph, debug=False):
-        return {n for n in original(self, data_graph, debug=debug) if n in allowed}
-
-    Shape.focus_nodes = focus_nodes
-    try:
-        yield allowed
-    finally:
-        Shape.focus_nodes = original
-
-
 def _described(store: ox.Store, graph: ox.NamedNode, subjects: list) -> tuple[list, list]:
-    triples = [(_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object))
+    triples = [(to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object))
                for s in subjects for q in store.quads_for_pattern(s, None, None, graph)]
-    return [_rdflib(s) for s in subjects], triples
+    return [to_rdflib(s) for s in subjects], triples
 
 
 def chunk_graph(store: ox.Store, graph: ox.NamedNode, subjects: list, triples: list, levels_read: list,
@@ -167,15 +150,15 @@ def chunk_graph(store: ox.Store, graph: ox.NamedNode, subjects: list, triples: l
         for node in frontier:
             for p in ([None] if wanted is ALL else sorted(wanted)):
                 pattern = None if p is None else ox.NamedNode(str(p))
-                for q in store.quads_for_pattern(_oxigraph(node), pattern, None, graph):
-                    follow(level, node, _rdflib(q.predicate), _rdflib(q.object), nxt)
+                for q in store.quads_for_pattern(to_oxigraph(node), pattern, None, graph):
+                    follow(level, node, to_rdflib(q.predicate), to_rdflib(q.object), nxt)
         frontier = nxt
     return g
 
 
 def _validate_chunk(store: ox.Store, graph: ox.NamedNode, subjects: list, levels_read: list, schema: list,
                     core: Graph, ontology: Graph | None, allowed: set) -> tuple[bool, Graph]:
-    """pySHACL on one chunk (``subjects``: pyoxigraph terms); needs ``_prepared_sparql`` and ``_narrowed`` active."""
+    """pySHACL on one chunk (``subjects``: pyoxigraph terms); needs ``patches.prepared_sparql`` and ``patches.narrowed`` active."""
     names, triples = _described(store, graph, subjects)
     g = chunk_graph(store, graph, names, triples, levels_read, schema)
     allowed.clear()
@@ -192,14 +175,12 @@ def _worker_main() -> None:
     import pickle
     import traceback
 
-    from .validate import _prepared_sparql
-
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the answers
     inp = sys.stdin.buffer
     path, graph, levels_read, schema, core, ontology = pickle.load(inp)
     store, graph = ox.Store.read_only(path), ox.NamedNode(graph)
-    with _prepared_sparql(), _narrowed() as allowed:
+    with prepared_sparql(), narrowed() as allowed:
         while True:
             try:
                 keys = pickle.load(inp)
@@ -284,10 +265,8 @@ def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology
     opening the store read-only; results are merged the same way, so the report does not depend on the split."""
     import time
 
-    from .validate import _prepared_sparql
-
     levels_read = reads(core)
-    schema = [(_rdflib(q.subject), RDFS.subClassOf, _rdflib(q.object))
+    schema = [(to_rdflib(q.subject), RDFS.subClassOf, to_rdflib(q.object))
               for q in store.quads_for_pattern(None, ox.NamedNode(str(RDFS.subClassOf)), None, graph)]
     merged = Graph()
     head = BNode()
@@ -312,7 +291,7 @@ def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology
 
     chunks = _subject_chunks(store, graph, size)
     if path is None or workers < 2:
-        with _prepared_sparql(), _narrowed() as allowed:
+        with prepared_sparql(), narrowed() as allowed:
             for subjects in chunks:
                 merge(*_validate_chunk(store, graph, subjects, levels_read, schema, core, ontology, allowed),
                       len(subjects))

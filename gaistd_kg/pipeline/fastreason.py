@@ -179,7 +179,7 @@ def _check_disjointness(store: ox.Store, reported) -> None:
     clashes = [(s["x"], s["a"], s["b"]) for s in store.query(
         f"SELECT DISTINCT ?x ?a ?b WHERE {{ GRAPH <{T.value}> {{ ?a <{R}dw> ?b }} ?x a ?a . ?x a ?b }}")]
     if clashes:
-        from .validate import short
+        from gaistd_kg.iris import short
 
         raise InconsistencyError(sorted(
             f"{short(URIRef(x.value))} is both a {short(URIRef(a.value))} and a {short(URIRef(b.value))}, "
@@ -238,13 +238,13 @@ class StoreGraph:
         self.store, self.graph = store, graph
 
     def triples(self, pattern):
-        from .sparqlshapes import _oxigraph, _rdflib
+        from .sparqlshapes import to_oxigraph, to_rdflib
 
-        s, p, o = (_oxigraph(t) for t in pattern)
+        s, p, o = (to_oxigraph(t) for t in pattern)
         if any(t is False for t in (s, p, o)) or isinstance(s, ox.Literal) or (p is not None and not isinstance(p, ox.NamedNode)):
             return
         for q in self.store.quads_for_pattern(s, p, o, self.graph):
-            yield _rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object)
+            yield to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)
 
     def __contains__(self, pattern) -> bool:
         return next(self.triples(pattern), None) is not None

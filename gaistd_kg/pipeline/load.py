@@ -14,9 +14,10 @@ from typing import Iterable
 from rdflib import Graph, URIRef
 from rdflib.exceptions import ParserError
 
+from gaistd_kg.formats import INPUT_SUFFIXES
 from gaistd_kg.iris import ROOT, bind_prefixes
 
-FORMATS = {".ttl": "turtle", ".nt": "nt", ".trig": "trig", ".jsonld": "json-ld", ".rdf": "xml", ".owl": "xml"}
+FORMATS = {suffix: f.rdflib for suffix, f in INPUT_SUFFIXES.items()}  # rdflib's parser by suffix, from the one table
 # Code whose change alters what a build produces: a change to it invalidates the cache like a data change does.
 PIPELINE_MODULES = ("pipeline/load.py", "pipeline/validate.py", "pipeline/checks.py", "pipeline/sparqlshapes.py",
                     "pipeline/reason.py", "pipeline/fastreason.py", "pipeline/build.py", "store.py", "iris.py",
@@ -45,6 +46,11 @@ class Inputs:
     def all(self) -> list[Path]:
         return [*self.ontology, *self.shapes, *self.data, *self.checks]
 
+    @property
+    def checks_dir(self) -> Path:
+        """The folder of the query-based checks (``queries/checks``)."""
+        return checks_folder(self.root)
+
 
 def display(path: Path) -> str:
     try:
@@ -59,14 +65,29 @@ def _rdf_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in FORMATS)
 
 
+def checks_folder(root: Path) -> Path:
+    return Path(root) / "queries" / "checks"
+
+
+def shape_files(folder: Path) -> list[Path]:
+    """The SHACL shape files of a folder, in every RDF format the build reads (the build and writes alike)."""
+    return _rdf_files(Path(folder))
+
+
 def find_inputs(root: Path = ROOT) -> Inputs:
+    """The one way every path through the pipeline finds its input files under ``root``; a root without ontology/ or
+    shapes/ is refused (an installed package has no data root next to it: GAISTD_ROOT or --root names one)."""
     root = Path(root)
+    for part in ("ontology", "shapes"):
+        if not (root / part).is_dir():
+            raise LoadError(root / part, None, "not found: the data root must hold ontology/, shapes/, data/ and "
+                                               "queries/; set GAISTD_ROOT (or --root) to the project folder")
     return Inputs(
         root=root,
         ontology=_rdf_files(root / "ontology"),
-        shapes=_rdf_files(root / "shapes"),
+        shapes=shape_files(root / "shapes"),
         data=_rdf_files(root / "data"),
-        checks=sorted((root / "queries" / "checks").glob("*-violation.rq")),
+        checks=sorted(checks_folder(root).glob("*-violation.rq")),
     )
 
 

@@ -63,7 +63,7 @@ def _is_noise(s, p, o) -> bool:
 
 def disjointness_clashes(closure: Graph) -> list[str]:
     """Resources typed with two disjoint classes, named with the classes (cax-dw and cax-adc of OWL 2 RL)."""
-    from .validate import short
+    from gaistd_kg.iris import short
 
     pairs: set[tuple] = set()
     for c1, c2 in closure.subject_objects(OWL.disjointWith):

@@ -76,7 +76,7 @@ def _targeted(select: str, target: URIRef) -> str:
     return f"{select[:m.end()]} ?this a/{SUBCLASS}* <{target}> . {select[m.end():]}"
 
 
-def _rdflib(term):
+def to_rdflib(term):
     if term is None:
         return None
     if isinstance(term, ox.NamedNode):
@@ -89,8 +89,8 @@ def _rdflib(term):
     return Literal(term.value, datatype=None if dt == str(XSD.string) else URIRef(dt))
 
 
-def _oxigraph(term):
-    """rdflib → pyoxigraph (the inverse of ``_rdflib``), for a pattern position: None stays a wildcard; False means
+def to_oxigraph(term):
+    """rdflib → pyoxigraph (the inverse of ``to_rdflib``), for a pattern position: None stays a wildcard; False means
     "matches nothing"."""
     if term is None:
         return None
@@ -122,7 +122,7 @@ def evaluate(store: ox.Store, constraints: list[Constraint], report: Graph) -> i
             answer = store.query(_targeted(c.select, target), prefixes=c.prefixes, use_default_graph_as_union=True)
             names = [v.value for v in answer.variables]
             for solution in answer:
-                row = {n: _rdflib(solution[n]) for n in names}
+                row = {n: to_rdflib(solution[n]) for n in names}
                 focus = row.get("this")
                 key = (focus, row.get("value"), row.get("path"))
                 if focus is None or key in seen:

@@ -28,13 +28,17 @@ from rdflib import URIRef
 
 from gaistd_kg import __version__
 from .load import Inputs, LoadError, parse_files
+from gaistd_kg.formats import INPUT_SUFFIXES
 from gaistd_kg.iris import GRAPH
-from gaistd_kg.store import count_quads, load_graphs, new_staging, publish, union_count
+from gaistd_kg.store import count_quads, current_path, load_graphs, new_staging, publish, union_count
+
+from .fastreason import reason_store
+from .steps import BuildResult, ValidationFailed, meta_graph, write_artefacts
+from .validate import validate_store
 
 STREAM_ABOVE = 48 * 1024 * 1024  # bytes of data files
 VALIDATION_WORKERS = max(1, min(os.cpu_count() or 1, 4))  # processes validating chunks side by side
-OX_FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".rdf": ox.RdfFormat.RDF_XML,
-              ".owl": ox.RdfFormat.RDF_XML}
+OX_FORMATS = {suffix: f.ox for suffix, f in INPUT_SUFFIXES.items() if suffix in (".ttl", ".nt", ".rdf", ".owl")}
 
 
 class SubjectFiles(dict):
@@ -99,12 +103,8 @@ def load_data(store: ox.Store, files: list[Path]) -> None:
 
 def build_streaming(inputs: Inputs, build_dir: Path, build_id: str, say: Callable[[str], None],
                     chunk: int = 5000):
-    """Parse → validate → reason → store without rdflib graphs of the data. Returns a ``build.BuildResult``; raises
+    """Parse → validate → reason → store without rdflib graphs of the data. Returns a ``steps.BuildResult``; raises
     what ``build.build`` raises, leaving the current store as it was."""
-    from .build import BuildResult, ValidationFailed, meta_graph
-    from .fastreason import reason_store
-    from .validate import validate_store
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     staging = new_staging(build_dir, build_id)
@@ -123,7 +123,7 @@ def build_streaming(inputs: Inputs, build_dir: Path, build_id: str, say: Callabl
         t = time.perf_counter()
         say(f"validating {counts['data']} data triples against the SHACL shapes, {chunk} resources at a time")
         result = validate_store(store, shapes, ontology, SubjectFiles(inputs.data),
-                                checks=inputs.root / "queries" / "checks", chunk=chunk, say=say,
+                                checks=inputs.checks_dir, chunk=chunk, say=say,
                                 path=str(staging / "oxigraph"), workers=VALIDATION_WORKERS)
         timings["validate"] = time.perf_counter() - t
         if not result.conforms:
@@ -141,6 +141,7 @@ def build_streaming(inputs: Inputs, build_dir: Path, build_id: str, say: Callabl
         counts["meta"] = len(meta)
         say("writing the store")
         union = union_count(store, counts)
+        write_artefacts(store, staging, previous=current_path(build_dir))
         store.optimize()
         store.flush()
         del store

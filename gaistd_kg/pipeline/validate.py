@@ -2,103 +2,17 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+import re
 from pathlib import Path
-from typing import Iterator
 
 from pyshacl import validate as shacl_validate
-from rdflib import Graph, Literal, URIRef
+from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, SH
-from rdflib.plugins.sparql.algebra import translateQuery
-from rdflib.plugins.sparql.parser import parseQuery
-from rdflib.plugins.sparql.processor import SPARQLProcessor
 
+from .findings import Finding, ValidationResult
 from .load import display, locate
-from gaistd_kg.iris import PREFIXES
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: str          # "Violation", "Warning" or "Info"
-    focus: str             # the resource, as a prefixed name where possible
-    path: str | None       # the property, as a prefixed name
-    message: str
-    shape: str | None
-    component: str | None  # the SHACL constraint component, e.g. sh:MinCountConstraintComponent
-    value: str | None
-    where: str | None = None  # file:line of the resource, when known
-
-    def line(self) -> str:
-        loc = f"{self.where}: " if self.where else ""
-        prop = f" {self.path}" if self.path else ""
-        val = f" (value: {self.value})" if self.value else ""
-        shape = f" [{self.shape}]" if self.shape else ""
-        return f"{loc}{self.severity}: {self.focus}{prop}: {self.message}{val}{shape}"
-
-
-@dataclass
-class ValidationResult:
-    conforms: bool
-    findings: list[Finding] = field(default_factory=list)
-    report_graph: Graph | None = None
-
-    @property
-    def violations(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "Violation"]
-
-    def text(self) -> str:
-        if not self.findings:
-            return "Conforms: the data satisfies every shape."
-        counts = {}
-        for f in self.findings:
-            counts[f.severity] = counts.get(f.severity, 0) + 1
-        head = ", ".join(f"{n} {sev.lower()}{'s' if n > 1 else ''}" for sev, n in sorted(counts.items()))
-        lines = [f"{'Does not conform' if not self.conforms else 'Conforms'}: {head}."]
-        lines += [f.line() for f in sorted(self.findings, key=lambda f: (f.where or "", f.focus, f.path or ""))]
-        return "\n".join(lines)
-
-
-def short(term) -> str:
-    if term is None:
-        return ""
-    if isinstance(term, URIRef):
-        s = str(term)
-        for prefix, ns in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
-            if s.startswith(ns) and s[len(ns):] and "/" not in s[len(ns):] and "#" not in s[len(ns):]:
-                return f"{prefix}:{s[len(ns):]}"
-        return f"<{s}>"
-    if isinstance(term, Literal):
-        if term.datatype is not None:
-            return f'"{term}"^^{short(term.datatype)}'
-        return term.n3()
-    return str(term)
-
-
-@contextmanager
-def _prepared_sparql() -> Iterator[None]:
-    """Parse each SHACL-SPARQL constraint once, not once per focus node.
-
-    pySHACL hands rdflib the constraint's text for every focus node; rdflib re-parses it each time, and parsing is
-    ~90% of validation time. A prepared query (rdflib's own prepareQuery) is reusable by design, so text queries are
-    translated once per validation and reused. Scoped to one validation and restored after it.
-    """
-    original = SPARQLProcessor.query
-    cache: dict = {}
-
-    def query(self, strOrQuery, initBindings={}, initNs=None, base=None, DEBUG=False):  # noqa: B006 - rdflib's signature
-        if isinstance(strOrQuery, str):
-            key = (strOrQuery, base, tuple(sorted((initNs or {}).items())))
-            if key not in cache:
-                cache[key] = translateQuery(parseQuery(strOrQuery), base, initNs)
-            strOrQuery = cache[key]
-        return original(self, strOrQuery, initBindings, initNs, base, DEBUG)
-
-    SPARQLProcessor.query = query
-    try:
-        yield
-    finally:
-        SPARQLProcessor.query = original
+from .patches import prepared_sparql
+from gaistd_kg.iris import PREFIXES, short  # noqa: F401 - short: validate.short for callers
 
 
 def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
@@ -109,7 +23,7 @@ def validate(data: Graph, shapes: Graph, ontology: Graph | None = None,
     from gaistd_kg.store import store_from_graphs
 
     core, constraints = split(shapes)
-    with _prepared_sparql():
+    with prepared_sparql():
         conforms, report, _ = shacl_validate(
             data,
             shacl_graph=core,
@@ -139,6 +53,19 @@ def _complete(store, constraints, conforms: bool, report: Graph, shapes: Graph, 
     return ValidationResult(conforms=conforms and not extra, findings=findings, report_graph=report)
 
 
+# pySHACL lists the shapes of an sh:node constraint in the order its shapes graph yields them, which differs between
+# processes (the streaming build validates chunks in worker processes): the list is sorted so a finding does not
+# depend on where it was computed.
+_SHAPE_LIST = re.compile(r"every Shape in \('(.*)'\)")
+
+
+def _stable(message: str) -> str:
+    m = _SHAPE_LIST.search(message)
+    if not m:
+        return message
+    return message[:m.start(1)] + "', '".join(sorted(m.group(1).split("', '"))) + message[m.end(1):]
+
+
 def report_findings(report: Graph, shapes: Graph, subject_files=None) -> list[Finding]:
     """pySHACL's report graph → findings, each located at file:line when ``subject_files`` knows its focus."""
     findings = []
@@ -150,7 +77,7 @@ def report_findings(report: Graph, shapes: Graph, subject_files=None) -> list[Fi
             where = f"{display(hit[0])}:{hit[1]}" if hit else display(subject_files[focus][0])
         shape = report.value(result, SH.sourceShape)
         owner = shapes.value(None, SH.property, shape) if shape is not None else None
-        messages = [str(m) for m in report.objects(result, SH.resultMessage)]
+        messages = [_stable(str(m)) for m in report.objects(result, SH.resultMessage)]
         findings.append(Finding(
             severity=short(report.value(result, SH.resultSeverity)).split(":")[-1],
             focus=short(focus),

@@ -44,17 +44,17 @@ import pyoxigraph as ox
 from gaistd_kg import formats
 from gaistd_kg.formats import GRAPH, TABULAR, Format
 
+# What a query says and whether it may run (and the errors): see gaistd_kg.query.sparqltext, re-exported here.
+from .sparqltext import (FORMS, MAX_NESTING, UPDATE_KEYWORDS, QueryError, QueryInfo,  # noqa: F401 - re-exported
+                         QueryMemoryExceeded, QueryRefused, QuerySyntaxError, QueryTimeout, QueryUnavailable,
+                         check_dataset, check_query, check_update, inspect, mentioned_iris, tokens, with_using)
+
 # A capped SPARQL JSON/XML answer carries this in head "link" (the only extension point those formats allow):
 # a tag: URI, minted without registration (RFC 4151), that says the answer was cut at N rows.
 CAP_LINK = "tag:w3id.org,2025:gaistd/result-capped?limit={limit}"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_ROW_LIMIT = 10000
 
-
-# What a query says and whether it may run (and the errors): see gaistd_kg.query.sparqltext, re-exported here.
-from .sparqltext import (FORMS, MAX_NESTING, UPDATE_KEYWORDS, QueryError, QueryInfo,  # noqa: F401 - re-exported
-                         QueryMemoryExceeded, QueryRefused, QuerySyntaxError, QueryTimeout, QueryUnavailable,
-                         check_dataset, check_query, check_update, inspect, mentioned_iris, tokens, with_using)
 
 # --- running one query in this process ----------------------------------------------------------------------------
 
@@ -109,24 +109,24 @@ def execute(store: ox.Store, text: str, fmt: str | None = None, dataset: Dataset
         raise QuerySyntaxError(str(exc)) from None
     try:
         if isinstance(answer, ox.QueryBoolean):
-            result = _boolean(answer, _format(fmt, TABULAR), row_limit)
+            result = boolean_result(answer, result_format(fmt, TABULAR), row_limit)
         elif isinstance(answer, ox.QuerySolutions):
-            f = _format(fmt, TABULAR)
-            result = _solutions(answer, f, row_limit)
+            f = result_format(fmt, TABULAR)
+            result = solutions_result(answer, f, row_limit)
         else:
             form = form if form in ("CONSTRUCT", "DESCRIBE") else (inspect(text).form or "CONSTRUCT")
-            result = _triples(answer, _format(fmt, GRAPH), row_limit, prefixes or {}, form)
+            result = triples_result(answer, result_format(fmt, GRAPH), row_limit, prefixes or {}, form)
     except OSError as exc:  # evaluation errors surface while iterating (e.g. a SERVICE that failed)
         raise QueryError(f"query failed: {exc}") from None
     return Result(**{**result.__dict__, "elapsed": time.perf_counter() - start})
 
 
-def _format(name: str | None, kind: str) -> Format:
+def result_format(name: str | None, kind: str) -> Format:
     f = formats.BY_NAME.get(name or "")
     return f if f is not None and f.kind == kind else formats.default(kind)
 
 
-def _boolean(answer: ox.QueryBoolean, f: Format, limit: int) -> Result:
+def boolean_result(answer: ox.QueryBoolean, f: Format, limit: int) -> Result:
     if f.ox is None:
         body = _html_page(f"<p>ASK: <strong>{'true' if answer else 'false'}</strong></p>")
     else:
@@ -174,7 +174,7 @@ class _LineCap:
         return b"".join(self.parts)
 
 
-def _solutions(answer: ox.QuerySolutions, f: Format, limit: int) -> Result:
+def solutions_result(answer: ox.QuerySolutions, f: Format, limit: int) -> Result:
     # TSV has one line per row (newlines inside values are escaped), so it is where rows can be counted and cut;
     # pyoxigraph's own TSV reader then gives the capped solutions back for its writer of the requested format.
     variables = [v.value for v in answer.variables]
@@ -195,17 +195,17 @@ def _solutions(answer: ox.QuerySolutions, f: Format, limit: int) -> Result:
     return Result(form="SELECT", format=f.name, body=body, count=count, capped=cap.capped, limit=limit)
 
 
-def _triples(answer: ox.QueryTriples, f: Format, limit: int, prefixes: Mapping[str, str], form: str) -> Result:
+def triples_result(answer: ox.QueryTriples, f: Format, limit: int, prefixes: Mapping[str, str], form: str) -> Result:
     triples = list(itertools.islice(answer, limit + 1))
     capped = len(triples) > limit
     del triples[limit:]
-    body = ox.serialize(triples, format=f.ox, prefixes=_used_prefixes(triples, prefixes) if prefixes else None)
+    body = ox.serialize(triples, format=f.ox, prefixes=used_prefixes(triples, prefixes) if prefixes else None)
     if capped:
         body = annotate_capped(body, f, limit)
     return Result(form=form, format=f.name, body=body, count=len(triples), capped=capped, limit=limit)
 
 
-def _used_prefixes(triples: list[ox.Triple], prefixes: Mapping[str, str]) -> dict[str, str]:
+def used_prefixes(triples: list[ox.Triple], prefixes: Mapping[str, str]) -> dict[str, str]:
     by_ns = {ns: p for p, ns in prefixes.items()}
     used: dict[str, str] = {}
     for t in triples:
@@ -272,12 +272,3 @@ def _html_term(term) -> str:
         extra = f" <small>@{escape(term.language)}</small>" if term.language else ""
         return escape(term.value) + extra
     return escape(str(term))
-
-
-def __getattr__(name: str):
-    # The pool lives in querypool (which imports this module); query.QueryPool keeps working for callers.
-    if name in ("QueryPool", "pool_for_build", "deny_network"):
-        from . import pool as querypool
-
-        return getattr(querypool, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -291,8 +291,8 @@ class QueryPool:
                           timeout_setting)
 
     def change(self, change: Mapping, timeout: float | None = None):
-        """Compute a write (``gaistd_kg.pipeline.writes.transform``) in a worker: the same deadline, memory limit and network
-        sandbox as a query. Returns its ``writes.Changed``; raises what ``run`` raises."""
+        """Compute a write (``gaistd_kg.query.change.transform``) in a worker: the same deadline, memory limit and network
+        sandbox as a query. Returns its ``change.Changed``; raises what ``run`` raises."""
         return self._call({"kind": "write", "change": dict(change)}, timeout)
 
     def _call(self, req: dict, timeout: float | None, setting: str = "QUERY_TIMEOUT"):

@@ -4,7 +4,7 @@
 endpoint, SERVICE to an endpoint not allow-listed, LOAD, ``file:`` datasets, nesting deeper than ``MAX_NESTING``);
 ``inspect`` reads the form, the dataset clause and the SERVICE targets from the tokens, as Oxigraph would read them;
 ``with_using`` applies the Protocol's ``using-graph-uri`` to an update. The errors every query module raises are here
-too. ``gaistd_kg.query.engine`` re-exports all of it: callers import from there. No rdflib, no store: query workers import
+too. ``gaistd_kg.query`` re-exports all of it: callers import from there. No rdflib, no store: query workers import
 this module.
 """
 

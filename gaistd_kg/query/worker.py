@@ -4,7 +4,7 @@ Started as ``python -c "from gaistd_kg.query.worker import main; main()" <store>
 Before it reads a request it limits its data memory (``limit_memory``), forbids itself the network when no SERVICE
 endpoint is allowed (``deny_network``), names itself ``gaistd-query`` and watches its parent (it exits when the parent
 dies). It answers on a thread with a large stack (``ENGINE_STACK_MB``): Oxigraph recurses per nesting level and per
-chained operator. Each answer is a pickled tuple: ``("ok", Result | writes.Changed)``, ``("syntax", message)``,
+chained operator. Each answer is a pickled tuple: ``("ok", Result | change.Changed)``, ``("syntax", message)``,
 ``("refused", feature, message)``, ``("memory",)``, ``("error", message)``. pyoxigraph only, no rdflib.
 """
 
@@ -150,7 +150,7 @@ def _answer_all(store: ox.Store, rx: Connection, tx: Connection, prefixes: Mappi
             return
         try:
             if req.get("kind") == "write":
-                from gaistd_kg.pipeline.writes import transform  # pyoxigraph only: the worker stays free of rdflib
+                from .change import transform  # pyoxigraph only: the worker stays free of rdflib
 
                 res = transform(store, req["change"])
             else:

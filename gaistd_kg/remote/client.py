@@ -17,7 +17,7 @@ text inside strings) are mapped to the version's names, the protocol dataset is 
 graph = their union, as on our own server), and graph IRIs in the answer are mapped back. An IRI written inside a
 string literal (``STR(?g) = "…/graph/data"``) is not mapped.
 
-Safety rules, as for local queries (``gaistd_kg.query.engine``): ``check_query`` (no SPARQL Update, SERVICE only to
+Safety rules, as for local queries (``gaistd_kg.query``): ``check_query`` (no SPARQL Update, SERVICE only to
 allow-listed endpoints), the query must parse as standard SPARQL (pyoxigraph, on an empty store: vendor syntax such as
 Virtuoso's ``DEFINE`` never reaches the remote), ``FROM``/``FROM NAMED`` may name only our graphs, calls to functions
 outside the XSD / XPath namespaces are refused (a store's own built-ins, e.g. Virtuoso's ``bif:``, may read files or
@@ -40,7 +40,7 @@ from typing import Iterator, Mapping
 
 import pyoxigraph as ox
 
-from gaistd_kg.query import engine as q
+from gaistd_kg import query as q
 from gaistd_kg.query import sparqltext as st
 from gaistd_kg.formats import GRAPH as GRAPH_KIND
 from gaistd_kg.formats import TABULAR
@@ -180,7 +180,7 @@ def read_pointer(client: Client, query_url: str, timeout: float = 30.0,
 
 
 def _read_pointer_once(client: Client, query_url: str, timeout: float) -> Pointer | None:
-    body = _get(client, query_url, POINTER_QUERY, [], JSON_RESULTS, timeout)[1]
+    body = http_get(client, query_url, POINTER_QUERY, [], JSON_RESULTS, timeout)[1]
     rows = json.loads(body)["results"]["bindings"]
     if not rows:
         return None
@@ -204,7 +204,7 @@ def _read_pointer_once(client: Client, query_url: str, timeout: float) -> Pointe
     return Pointer(builds.pop() if builds else None, version, graphs, modified)
 
 
-def _get(client: Client, url: str, text: str, params: list[tuple[str, str]], accept: str,
+def http_get(client: Client, url: str, text: str, params: list[tuple[str, str]], accept: str,
          timeout: float) -> tuple[str, bytes]:
     # POST (form-encoded) rather than GET: long queries, and no query text in the remote's access log line
     data = urllib.parse.urlencode([("query", text), *params]).encode("ascii")
@@ -381,20 +381,20 @@ def execute(remote: RemoteStore, text: str, fmt: str | None = None, dataset: q.D
     form = form or q.inspect(text).form
     graph_form = form in ("CONSTRUCT", "DESCRIBE")
     with _errors(timeout):
-        ctype, body = _get(remote.client, remote.query_url, mapped, params,
+        ctype, body = http_get(remote.client, remote.query_url, mapped, params,
                            GRAPH_ACCEPT if graph_form else JSON_RESULTS, max(deadline - time.monotonic(), 0.001))
     back = pointer.back
     if graph_form:
         rdf = ox.RdfFormat.N_TRIPLES if "n-triples" in ctype or "text/plain" in ctype else ox.RdfFormat.TURTLE
         triples = (ox.Triple(_map_term(t.subject, back), _map_term(t.predicate, back), _map_term(t.object, back))
                    for t in ox.parse(body, format=rdf))
-        result = q._triples(triples, q._format(fmt, GRAPH_KIND), row_limit, prefixes or {}, form)
+        result = q.triples_result(triples, q.result_format(fmt, GRAPH_KIND), row_limit, prefixes or {}, form)
     else:
         answer = ox.parse_query_results(_map_json(body, back), format=ox.QueryResultsFormat.JSON)
         if isinstance(answer, ox.QueryBoolean):
-            result = q._boolean(answer, q._format(fmt, TABULAR), row_limit)
+            result = q.boolean_result(answer, q.result_format(fmt, TABULAR), row_limit)
         else:
-            result = q._solutions(answer, q._format(fmt, TABULAR), row_limit)
+            result = q.solutions_result(answer, q.result_format(fmt, TABULAR), row_limit)
     return q.Result(**{**result.__dict__, "elapsed": time.perf_counter() - start})
 
 

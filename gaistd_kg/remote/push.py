@@ -29,7 +29,7 @@ from typing import Callable
 import pyoxigraph as ox
 
 from .client import (DATASET, DCTERMS, GRAPH_BASE, GRAPH_NAMES, JSON_RESULTS, POINTER_GRAPH, Client, HttpError,
-                     Pointer, _get, read_pointer, versioned)
+                     Pointer, http_get, read_pointer, versioned)
 from gaistd_kg.store import open_store
 
 Progress = Callable[[str], None]
@@ -77,7 +77,7 @@ def _delete(client: Client, store_url: str, graph: str, timeout: float) -> None:
 
 def _count(client: Client, query_url: str, graph: str, timeout: float) -> int:
     text = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{ox.NamedNode(graph).value}> {{ ?s ?p ?o }} }}"
-    body = _get(client, query_url, text, [], JSON_RESULTS, timeout)[1]
+    body = http_get(client, query_url, text, [], JSON_RESULTS, timeout)[1]
     rows = json.loads(body)["results"]["bindings"]
     return int(rows[0]["n"]["value"]) if rows and "n" in rows[0] else 0
 
@@ -86,7 +86,7 @@ def pushed_versions(client: Client, query_url: str, timeout: float) -> set[str]:
     """Versions with at least one graph in the remote store (from the graph names under our graph base)."""
     text = (f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
             f"FILTER (STRSTARTS(STR(?g), \"{GRAPH_BASE}\")) }}")
-    body = _get(client, query_url, text, [], JSON_RESULTS, timeout)[1]
+    body = http_get(client, query_url, text, [], JSON_RESULTS, timeout)[1]
     out = set()
     for row in json.loads(body)["results"]["bindings"]:
         rest = row["g"]["value"][len(GRAPH_BASE):]

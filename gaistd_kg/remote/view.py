@@ -29,7 +29,7 @@ from typing import Iterator, Mapping
 
 import pyoxigraph as ox
 
-from gaistd_kg.query import engine as q
+from gaistd_kg import query as q
 from . import client as remote
 from gaistd_kg.views.describe import MAX_INCOMING
 
@@ -67,7 +67,7 @@ class RemoteView:
 
     def _post(self, text: str, accept: str) -> tuple[str, bytes]:
         with remote._errors(self.timeout):
-            return remote._get(self.remote.client, self.remote.query_url, text, self._params(), accept,
+            return remote.http_get(self.remote.client, self.remote.query_url, text, self._params(), accept,
                                self.timeout)
 
     def _answer(self, text: str):

@@ -29,7 +29,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, RDFS, SKOS, VOID, XSD
 
 from . import export
-from gaistd_kg.iris import GRAPH, ID_BASE, ONTOLOGY_NS, PREFIXES, SD, bind_prefixes
+from gaistd_kg.iris import GRAPH, ID_BASE, ONTOLOGY_NS, SD, bind_prefixes, prefixed
 
 LABEL_PREDICATES = tuple(ox.NamedNode(str(p)) for p in (SKOS.prefLabel, RDFS.label, DCTERMS.title))
 RDF_TYPE = ox.NamedNode(str(RDF.type))
@@ -247,21 +247,15 @@ def graph_exists(store: ox.Store, iri: str) -> bool:
     return store.contains_named_graph(ox.NamedNode(iri))
 
 
-_BY_LENGTH = sorted(PREFIXES.items(), key=lambda kv: len(kv[1]), reverse=True)
-
-
 def curie(iri: str) -> str:
     """``gaistd:Standard`` for a known namespace, else the IRI itself."""
-    for prefix, ns in _BY_LENGTH:
-        if iri.startswith(ns) and len(iri) > len(ns):
-            return f"{prefix}:{iri[len(ns):]}"
-    return iri
+    return prefixed(iri) or iri
 
 
 # --- serialising a description -------------------------------------------------------------------------------------
 
 def serialize_description(desc: Description, fmt: str) -> bytes:
-    """The description in ``fmt`` (a name or extension from ``export.EXPORT_FORMATS``), written by ``export.export``
+    """The description in ``fmt`` (a name or extension of a graph format of ``formats.FORMATS``), written by ``export.export``
     so a page and a dump of the same facts come out of one writer: triple formats merge the graphs, quad formats
     keep them."""
     scratch = ox.Store()
@@ -351,9 +345,10 @@ class Distribution:
 
 def describe_dataset(store: ox.Store, dataset_iri: str, modified: float, sparql_url: str,
                      distributions: Sequence[Distribution],
-                     title: Mapping[str, str]) -> Graph:
-    """A VoID + DCAT description of the dataset: one void:subset per named graph with its triple count (counted in
-    the store, not copied from anywhere), the SPARQL endpoint, and a dcat:Distribution per dump."""
+                     title: Mapping[str, str], counts: Mapping[str, int] | None = None) -> Graph:
+    """A VoID + DCAT description of the dataset: one void:subset per named graph with its triple count (``counts``,
+    the build's own count in its manifest; counted in the store when not given), the SPARQL endpoint, and a
+    dcat:Distribution per dump."""
     g = bind_prefixes(Graph())
     ds = URIRef(dataset_iri)
     g.add((ds, RDF.type, VOID.Dataset))
@@ -367,7 +362,8 @@ def describe_dataset(store: ox.Store, dataset_iri: str, modified: float, sparql_
     g.add((ds, VOID.vocabulary, URIRef(ONTOLOGY_NS)))
     total = 0
     for name, iri in GRAPH.items():
-        n = sum(1 for _ in store.quads_for_pattern(None, None, None, ox.NamedNode(str(iri))))
+        n = (int(counts[name]) if counts and name in counts
+             else sum(1 for _ in store.quads_for_pattern(None, None, None, ox.NamedNode(str(iri)))))
         total += n
         g.add((ds, VOID.subset, iri))
         g.add((iri, RDF.type, VOID.Dataset))

@@ -20,18 +20,16 @@ import pyoxigraph as ox
 
 from gaistd_kg.iris import GRAPH, PREFIXES
 
-RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-OWL, RDFS = "http://www.w3.org/2002/07/owl#", "http://www.w3.org/2000/01/rdf-schema#"
-SUBCLASS, SUBPROPERTY = ox.NamedNode(RDFS + "subClassOf"), ox.NamedNode(RDFS + "subPropertyOf")
+from . import explain_rules
+from .explain_rules import (MAX_CANDIDATES, OWL, RDF_TYPE, RDFS, SUBCLASS, SUBPROPERTY, Axiom, Term, Triple,  # noqa: F401
+                            compact)
+
 FIRST, REST = (ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#" + n) for n in ("first", "rest"))
 NIL = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#nil")
 ONTOLOGY = ox.NamedNode(str(GRAPH["ontology"]))
 TRIVIAL = {ox.NamedNode(OWL + "Thing"), ox.NamedNode(RDFS + "Resource")}
 GRAPH_NAMES = {str(iri): name for name, iri in GRAPH.items()}
 DEFAULT_DEPTH = 16
-MAX_CANDIDATES = 40
-Term = ox.NamedNode | ox.Literal | ox.BlankNode
-Triple = tuple[Term, Term, Term]
 
 LABEL_QUERY = """
 SELECT * WHERE {
@@ -45,13 +43,6 @@ SOURCES_QUERY = "SELECT * WHERE { GRAPH ?g { ?t <http://purl.org/dc/terms/source
 
 class TermError(ValueError):
     """A subject, property or object the explanation cannot read (unknown prefix, malformed IRI or literal)."""
-
-
-@dataclass
-class Axiom:
-    rule: str                # the OWL 2 RL rule: prp-spo2, cax-sco, …
-    text: str                # the axiom in words: "addresses risk ∘ broader ⊑ addresses risk"
-    statements: list[str]    # the ontology statements it rests on, in compact form
 
 
 @dataclass
@@ -118,16 +109,6 @@ def _term_json(t: Term) -> dict[str, Any]:
     if isinstance(t, ox.Literal):
         return {"type": "literal", "value": t.value, "datatype": t.datatype.value, "language": t.language}
     return {"type": "uri" if isinstance(t, ox.NamedNode) else "bnode", "value": t.value}
-
-
-def compact(t: Term) -> str:
-    if isinstance(t, ox.NamedNode):
-        best = max((ns for ns in PREFIXES.values() if t.value.startswith(ns)), key=len, default=None)
-        if best is not None:
-            prefix = next(p for p, ns in PREFIXES.items() if ns == best)
-            return f"{prefix}:{t.value[len(best):]}"
-        return f"<{t.value}>"
-    return str(t)
 
 
 def parse_term(text: str | Term) -> Term:
@@ -278,8 +259,6 @@ class Explainer:
         return "it is neither asserted nor entailed by the ontology's axioms from the asserted facts"
 
     def derivations(self, t: Triple) -> Iterator[tuple[Axiom, list[Triple]]]:
-        from . import explain_rules
-
         yield from explain_rules.derivations(self, t)
 
 

@@ -8,14 +8,33 @@ is the variable chain ``?x1 … ?xn`` of a property chain of length n.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import pyoxigraph as ox
 
-from .explain import MAX_CANDIDATES, OWL, RDF_TYPE, RDFS, SUBCLASS, SUBPROPERTY, Axiom, Term, Triple, compact
+from gaistd_kg.iris import prefixed
 
-if TYPE_CHECKING:
-    from .explain import Explainer
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+OWL, RDFS = "http://www.w3.org/2002/07/owl#", "http://www.w3.org/2000/01/rdf-schema#"
+SUBCLASS, SUBPROPERTY = ox.NamedNode(RDFS + "subClassOf"), ox.NamedNode(RDFS + "subPropertyOf")
+MAX_CANDIDATES = 40
+Term = ox.NamedNode | ox.Literal | ox.BlankNode
+Triple = tuple[Term, Term, Term]
+Explainer = Any  # explain.Explainer, which imports this module: the reader whose store the rules query
+
+
+@dataclass
+class Axiom:
+    rule: str                # the OWL 2 RL rule: prp-spo2, cax-sco, …
+    text: str                # the axiom in words: "addresses risk ∘ broader ⊑ addresses risk"
+    statements: list[str]    # the ontology statements it rests on, in compact form
+
+
+def compact(t: Term) -> str:
+    if isinstance(t, ox.NamedNode):
+        return prefixed(t.value) or f"<{t.value}>"
+    return str(t)
 
 P = f"PREFIX owl: <{OWL}>\nPREFIX rdfs: <{RDFS}>\n"
 CHAINS = P + "SELECT * WHERE { GRAPH ?og { ?p owl:propertyChainAxiom ?list } }"

@@ -7,19 +7,10 @@ from typing import IO, Iterable
 
 import pyoxigraph as ox
 
+from gaistd_kg import formats
 from gaistd_kg.iris import GRAPH, PREFIXES
 
 # name -> (pyoxigraph format, keeps graph names, media type, extension)
-EXPORT_FORMATS: dict[str, tuple[ox.RdfFormat, bool, str, str]] = {
-    "turtle": (ox.RdfFormat.TURTLE, False, "text/turtle", "ttl"),
-    "trig": (ox.RdfFormat.TRIG, True, "application/trig", "trig"),
-    "ntriples": (ox.RdfFormat.N_TRIPLES, False, "application/n-triples", "nt"),
-    "nquads": (ox.RdfFormat.N_QUADS, True, "application/n-quads", "nq"),
-    "rdfxml": (ox.RdfFormat.RDF_XML, False, "application/rdf+xml", "rdf"),
-    "jsonld": (ox.RdfFormat.JSON_LD, False, "application/ld+json", "jsonld"),
-}
-ALIASES = {ext: name for name, (_f, _q, _m, ext) in EXPORT_FORMATS.items()} | {"ttl": "turtle", "xml": "rdfxml"}
-
 # Which named graphs make up each dump.
 DUMPS = {
     "asserted": ("ontology", "data"),
@@ -38,11 +29,11 @@ def context_json() -> str:
 
 
 def format_name(name: str) -> str:
-    key = ALIASES.get(name, name)
-    if key not in EXPORT_FORMATS:
-        offered = ", ".join(sorted(EXPORT_FORMATS))
-        raise ValueError(f"unknown format {name!r}: use one of {offered}")
-    return key
+    """The formats table's name of an RDF format given by name, extension or keyword (``turtle``, ``ttl``, ``xml``)."""
+    try:
+        return formats.lookup(name, formats.GRAPH).name
+    except formats.UnknownFormat as exc:
+        raise ValueError(str(exc)) from None
 
 
 def graphs_for(selection: str | Iterable[str]) -> list[ox.NamedNode]:
@@ -58,8 +49,9 @@ def export(store: ox.Store, output: IO[bytes], selection: str = "full", fmt: str
 
     Quad formats keep each triple's graph; triple formats merge the graphs (duplicates across graphs written once).
     """
-    fmt = format_name(fmt)
-    rdf_format, quads, _media, _ext = EXPORT_FORMATS[fmt]
+    row = formats.BY_NAME[format_name(fmt)]
+    # JSON-LD is written compacted with our context by rdflib, its graphs merged: a triple format here
+    fmt, rdf_format, quads = row.name, row.ox, row.ox.supports_datasets and row.name != "jsonld"
     graphs = graphs_for(selection)
     prefixes = dict(PREFIXES)
     if quads:

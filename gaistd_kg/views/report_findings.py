@@ -13,6 +13,8 @@ from typing import Any, Mapping
 
 from gaistd_kg.iris import ID
 
+from .report_tables import Table
+
 SUPPORTED, NOT_SUPPORTED, NOT_MEASURABLE = "supported", "not supported", "not measurable"
 VERDICT_ZH = {SUPPORTED: "支持", NOT_SUPPORTED: "不支持", NOT_MEASURABLE: "无法度量"}
 
@@ -273,7 +275,5 @@ def evaluate(tables: Mapping[str, Any]) -> list[Finding]:
 
 
 def findings_table(spec, findings: list[Finding]):
-    from .report import Table
-
     rows = [f.row() for f in findings]
     return Table(spec=spec, columns=list(rows[0]) if rows else [], rows=rows, query=None)

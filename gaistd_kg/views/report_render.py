@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from gaistd_kg.iris import BASE, PREFIXES
-from .report import SECTIONS, Report, Table
+from gaistd_kg.iris import BASE, prefixed
+from .report_tables import SECTIONS, Report, Table
 from .report_charts import chart_spec
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -94,11 +94,7 @@ def server_links(server: str | None) -> Links:
 
 
 def compact(iri: str) -> str:
-    best = ""
-    for prefix, ns in PREFIXES.items():
-        if iri.startswith(ns) and len(ns) > len(best):
-            best, name = ns, prefix
-    return f"{name}:{iri[len(best):]}" if best else iri
+    return prefixed(iri) or iri
 
 
 def _cell(value: Any, links: Links) -> dict[str, Any]:

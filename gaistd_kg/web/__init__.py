@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from gaistd_kg.iris import ROOT
 from gaistd_kg.store import DEFAULT_BUILD_DIR
 
 DEFAULTS: dict[str, Any] = {
@@ -38,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "STORE_PASSWORD": "",
     "RESULT_CACHE_BYTES": 64 << 20,        # answers kept per process for the served build; 0: no result cache
     "CACHE_DIR": "",                       # generated dumps and ontology docs; "": <BUILD_DIR>/cache
-    "QUERIES_DIR": str(Path(__file__).resolve().parent.parent.parent / "queries"),  # examples offered in the UI
+    "QUERIES_DIR": str(ROOT / "queries"),  # examples offered in the UI (the data root's queries/)
 }
 
 

@@ -14,18 +14,14 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import os
-import shutil
-from pathlib import Path
 
-from flask import Blueprint, Response, current_app, render_template, request, send_file
+from flask import Blueprint, Response, current_app, render_template, request
 
 from gaistd_kg.views import describe as d
 from gaistd_kg.views import export
 from gaistd_kg import formats
-from .pages import BY_EXT, HTML, RdfFormat, cache_dir, current_store, keeps_graphs, not_acceptable, not_found
+from .pages import BY_EXT, HTML, current_store, keeps_graphs, not_acceptable, not_found, send_export, validators
 
 bp = Blueprint("dumps", __name__)
 
@@ -37,46 +33,6 @@ DUMP_TITLES = {
 }
 DATASET_TITLE = {"en": "GAISTD-KG: a knowledge graph of generative-AI standardization",
                  "zh": "GAISTD-KG：生成式人工智能标准化知识图谱"}
-MAX_AGE = 300  # seconds; the ETag makes a revalidation cheap after that
-
-
-def export_files(selection: str, fmt: RdfFormat) -> tuple[Path, Path]:
-    """The dump ``selection`` (a dump or graph name) in ``fmt`` for the current build: written on first use."""
-    opened = current_store()
-    folder = cache_dir(opened)
-    plain = folder / f"{selection}.{fmt.extension}"
-    packed = folder / f"{selection}.{fmt.extension}.gz"
-    if not (plain.exists() and packed.exists()):
-        tmp = plain.with_name(f".{plain.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as out:
-            export.export(opened.store, out, selection, fmt.extension)
-        tmp_gz = packed.with_name(f".{packed.name}.{os.getpid()}.tmp")
-        with open(tmp, "rb") as src, gzip.GzipFile(tmp_gz, "wb", mtime=0) as dst:
-            shutil.copyfileobj(src, dst, 1 << 16)
-        os.replace(tmp_gz, packed)
-        os.replace(tmp, plain)
-    return plain, packed
-
-
-def _validators(name: str) -> tuple[str, float]:
-    opened = current_store()
-    return f"{opened.build_id}-{int(opened.built_at)}-{name}", opened.built_at
-
-
-def send_export(selection: str, fmt: RdfFormat, negotiated: bool = False, location: str | None = None) -> Response:
-    plain, packed = export_files(selection, fmt)
-    gz = request.accept_encodings["gzip"] > 0
-    etag, modified = _validators(packed.name if gz else plain.name)
-    resp = send_file(packed if gz else plain, mimetype=fmt.media_type, etag=etag, last_modified=modified,
-                     max_age=MAX_AGE, conditional=True)
-    if gz:
-        resp.headers["Content-Encoding"] = "gzip"
-    resp.vary.add("Accept-Encoding")
-    if negotiated:
-        resp.vary.add("Accept")
-        if location:
-            resp.headers["Content-Location"] = location
-    return resp
 
 
 @bp.get("/dumps/")
@@ -114,7 +70,8 @@ def void_graph():
                             title=f"{DUMP_TITLES[name]}, as {BY_EXT[ext].label}", full=name == "full")
              for name in export.DUMPS for ext in DUMP_FORMATS]
     dataset = current_app.config["BASE_IRI"] + "dataset"
-    return d.describe_dataset(opened.store, dataset, opened.built_at, f"{host}/sparql", dists, DATASET_TITLE)
+    return d.describe_dataset(opened.store, dataset, opened.built_at, f"{host}/sparql", dists, DATASET_TITLE,
+                              counts=opened.manifest.get("triples"))
 
 
 @bp.get("/.well-known/void")
@@ -124,8 +81,15 @@ def void() -> Response:
     best = accept.best_match(offers) if accept else offers[0]
     if best is None:
         return not_acceptable()
+    etag, modified = validators("void")
+    tag = f"{etag}-{best.replace('/', '_')}-{request.host}"
+    probe = Response(status=200)
+    probe.set_etag(tag)
+    probe.last_modified = modified
+    probe.vary.add("Accept")
+    if probe.make_conditional(request).status_code == 304:
+        return probe  # revalidated before anything is computed
     g = void_graph()
-    etag, modified = _validators("void")
     if best == HTML:
         resp = Response(render_template("void.html", turtle=g.serialize(format="longturtle")), mimetype=HTML)
     else:
@@ -135,7 +99,7 @@ def void() -> Response:
         else:
             body = g.serialize(format="longturtle")
         resp = Response(body, content_type=fmt.content_type)
-    resp.set_etag(f"{etag}-{best.replace('/', '_')}-{request.host}")
+    resp.set_etag(tag)
     resp.last_modified = modified
     resp.vary.add("Accept")
     return resp.make_conditional(request)

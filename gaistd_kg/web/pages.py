@@ -21,12 +21,13 @@ What each kind of IRI of ours serves:
 * ``/graph/<name>``: HTML page about the named graph (its facts, size, downloads); RDF: the graph's content.
 
 Unknown IRIs of ours get a 404 page. Every response of the app carries the security headers set in
-:func:`security_headers` (Content-Security-Policy with no inline script, nosniff, Referrer-Policy).
+``web/security.py`` (the one Content-Security-Policy, with no inline script; nosniff, Referrer-Policy).
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import os
@@ -38,14 +39,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, send_file, url_for
 
 from gaistd_kg.views import describe as d
+from gaistd_kg.views import export
 from gaistd_kg import formats
 from gaistd_kg import store as store_mod
 from gaistd_kg.iris import GRAPH, ONTOLOGY_IRI
 from gaistd_kg.query.engine import QueryError
-from .sparql import _backend, revalidation_headers
+from .security import csp
+from .sparql import etag, get_backend, revalidation_headers
 
 bp = Blueprint("pages", __name__)
 
@@ -56,8 +59,6 @@ LANGUAGES = (("en", "English"), ("zh", "中文"))
 TEXT: dict[str, dict[str, str]] = json.loads(
     (Path(__file__).resolve().parent / "templates" / "chrome-text.json").read_text(encoding="utf-8"))
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'{styles}; img-src 'self' data:; font-src 'self' data:; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
 
@@ -116,7 +117,7 @@ def remote_store() -> store_mod.OpenStore:
     """With STORE_URL set: the remote store's current version, read through a fresh view for this request (blank
     nodes it keeps belong to this request's answers only)."""
     try:
-        return _backend().remote_open()
+        return get_backend().remote_open()
     except (store_mod.StoreMissing, QueryError) as exc:
         abort(503, description=str(exc))
 
@@ -153,6 +154,50 @@ def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+# --- build artefacts served as files, with the build's validators ----------------------------------------------
+
+MAX_AGE = 300  # seconds; the ETag makes a revalidation cheap after that
+
+
+def export_files(selection: str, fmt: RdfFormat) -> tuple[Path, Path]:
+    """The dump ``selection`` (a dump or graph name) in ``fmt`` for the current build: written on first use."""
+    opened = current_store()
+    folder = cache_dir(opened)
+    plain = folder / f"{selection}.{fmt.extension}"
+    packed = folder / f"{selection}.{fmt.extension}.gz"
+    if not (plain.exists() and packed.exists()):
+        tmp = plain.with_name(f".{plain.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            export.export(opened.store, out, selection, fmt.extension)
+        tmp_gz = packed.with_name(f".{packed.name}.{os.getpid()}.tmp")
+        with open(tmp, "rb") as src, gzip.GzipFile(tmp_gz, "wb", mtime=0) as dst:
+            shutil.copyfileobj(src, dst, 1 << 16)
+        os.replace(tmp_gz, packed)
+        os.replace(tmp, plain)
+    return plain, packed
+
+
+def validators(name: str) -> tuple[str, float]:
+    opened = current_store()
+    return etag(opened.build_id, opened.built_at, name), opened.built_at
+
+
+def send_export(selection: str, fmt: RdfFormat, negotiated: bool = False, location: str | None = None) -> Response:
+    plain, packed = export_files(selection, fmt)
+    gz = request.accept_encodings["gzip"] > 0
+    etag, modified = validators(packed.name if gz else plain.name)
+    resp = send_file(packed if gz else plain, mimetype=fmt.media_type, etag=etag, last_modified=modified,
+                     max_age=MAX_AGE, conditional=True)
+    if gz:
+        resp.headers["Content-Encoding"] = "gzip"
+    resp.vary.add("Accept-Encoding")
+    if negotiated:
+        resp.vary.add("Accept")
+        if location:
+            resp.headers["Content-Location"] = location
+    return resp
 
 
 # --- IRIs ↔ local URLs ---------------------------------------------------------------------------------------------
@@ -197,27 +242,8 @@ def href_for(iri: str, lang: str | None = None) -> str | None:
     return None
 
 
-# --- security headers ----------------------------------------------------------------------------------------------
-
-def csp(style_hashes: tuple[str, ...] = (), inline_styles: bool = False) -> str:
-    """The Content-Security-Policy: scripts only from our own files, everywhere. Inline styles only where a page
-    needs them: pyLODE's stylesheet by hash, and YASGUI (which sets style attributes from script) by
-    ``inline_styles``; a style cannot run code, and data never reaches a page unescaped."""
-    styles = " 'unsafe-inline'" if inline_styles else "".join(f" '{h}'" for h in style_hashes)
-    return CSP.format(styles=styles)
-
-
-def security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", csp())
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
-
-
 def init_app(app: Flask) -> None:
     app.config.setdefault("CACHE_DIR", os.environ.get("GAISTD_CACHE_DIR", ""))  # "": <BUILD_DIR>/cache
-    app.after_request(security_headers)
     app.jinja_env.globals["chrome"] = chrome
 
 
@@ -479,8 +505,7 @@ def page_etag(opened: store_mod.OpenStore, path: str, fmt: str, lang: str, extra
     """The ETag of a resource page, or None for a page built around something else than the store (``extra``)."""
     if extra is not None:
         return None
-    key = hashlib.sha256(f"{request.script_root}{path}\x00{fmt}\x00{lang}".encode("utf-8")).hexdigest()[:20]
-    return f"{opened.build_id}-{int(opened.built_at)}-{key}"
+    return etag(opened.build_id, opened.built_at, request.script_root, path, fmt, lang)
 
 
 
@@ -498,11 +523,13 @@ STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
 
 
 def ontology_page(opened: store_mod.OpenStore) -> tuple[str, tuple[str, ...]]:
-    """pyLODE's page for this build, generated on first request and kept on disk and in memory: never per request."""
+    """pyLODE's page for this build, written by the build (generated on first request only for a build without it),
+    kept in memory: never per request."""
     memo = current_app.extensions.setdefault("gaistd.ontology_html", {})
     key = str(opened.path)
     if key not in memo:
-        path = cache_dir(opened) / "ontology.html"
+        built = Path(opened.path) / "artefacts" / "ontology.html"
+        path = built if built.exists() else cache_dir(opened) / "ontology.html"
         if path.exists():
             html = path.read_text(encoding="utf-8")
         else:
@@ -529,8 +556,6 @@ def _ontology(ext: str | None) -> Response:
         resp.headers["Content-Security-Policy"] = csp(hashes)  # pyLODE inlines its stylesheet
         return resp
     assert isinstance(fmt, RdfFormat)
-    from .dumps import send_export  # the graph is written once per build, like a dump
-
     return send_export("ontology", fmt, negotiated=ext is None, location=f"{local}.{fmt.extension}")
 
 
@@ -566,8 +591,6 @@ def graph(rest: str) -> Response:
         return serve_description(f"/graph/{name}", ext, {"graph": {"name": name, "triples": count,
                                                                     "formats": format_links(local)}})
     assert isinstance(fmt, RdfFormat)
-    from .dumps import send_export
-
     return send_export(name, fmt, negotiated=ext is None, location=f"{local}.{fmt.extension}")
 
 

@@ -12,7 +12,6 @@ The report is computed once per store build and kept for the process.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,24 +24,14 @@ from gaistd_kg.views.report import SPECS, Report, compute, table_csv, table_json
 from gaistd_kg.views.report_charts import chart_spec
 from gaistd_kg.views.report_render import VENDOR_SCRIPTS, Links, render_markdown, view
 
+from .pages import current_store
+
 bp = Blueprint("report", __name__)
 
 
 def opened() -> store_mod.OpenStore:
-    if current_app.config.get("STORE_URL"):
-        from .pages import remote_store
-
-        return remote_store()
-    build_dir = Path(current_app.config["BUILD_DIR"])
-    path = store_mod.current_path(build_dir)
-    if path is None:
-        abort(503, description=f"no built store in {build_dir}: run `gaistd build` first")
-    cached = current_app.extensions.get("gaistd.report_store")
-    if cached is None or cached.path != path:
-        cached = store_mod.open_store(build_dir)
-        current_app.extensions["gaistd.report_store"] = cached
-        current_app.extensions.pop("gaistd.report", None)
-    return cached
+    """The process's one handle on the served build (``pages.current_store``, shared with pages, dumps and writes)."""
+    return current_store()
 
 
 def current_report() -> Report:

@@ -1,8 +1,8 @@
 """What every response and every request of the app is held to: headers, limits, and error bodies without internals.
 
-* **Headers.** Every response carries a Content-Security-Policy (no inline script anywhere; the pages blueprint sets
-  a stricter or page-specific one first), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy`` and
-  ``X-Frame-Options: DENY`` (``pages.security_headers``; applied here too, so no blueprint can be left out).
+* **Headers.** Every response carries the one Content-Security-Policy (``csp()``: no inline script anywhere; a page
+  that inlines styles sets its own variant, by hash), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy`` and
+  ``X-Frame-Options: DENY``, applied here to every blueprint.
 * **Request size.** A body over ``MAX_CONTENT_LENGTH`` is refused with 413 naming the limit: from the
   ``Content-Length`` header alone, before any of it is read; a chunked body (no length) is read up to the limit here,
   and refused when it goes past it (Werkzeug alone would silently cut it at the limit: half an upload could be
@@ -49,8 +49,20 @@ HEADERS = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "X-Frame-Options": "DENY",
 }
-DEFAULT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# The one Content-Security-Policy of the app: scripts only from our own files, everywhere. Inline styles only where a
+# page needs them (csp()): pyLODE's stylesheet by hash, and YASGUI (which sets style attributes from script).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'{styles}; img-src 'self' data:; font-src 'self' data:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def csp(style_hashes: tuple[str, ...] = (), inline_styles: bool = False) -> str:
+    """The Content-Security-Policy, with inline styles allowed by hash (``style_hashes``) or, for the query UI,
+    ``inline_styles``; a style cannot run code, and data never reaches a page unescaped."""
+    styles = " 'unsafe-inline'" if inline_styles else "".join(f" '{h}'" for h in style_hashes)
+    return CSP.format(styles=styles)
+
+
+DEFAULT_CSP = csp()
 
 
 def init_app(app: Flask) -> None:

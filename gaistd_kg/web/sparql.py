@@ -43,11 +43,11 @@ import pyoxigraph as ox
 from flask import Blueprint, Flask, Response, current_app, request
 
 from gaistd_kg import formats
-from gaistd_kg.query import engine as query, pool as querypool
+from gaistd_kg import query
+from gaistd_kg.query import pool as querypool
 from gaistd_kg.formats import GRAPH, TABULAR
 from gaistd_kg.iris import GRAPH as NAMED_GRAPHS, PREFIXES, SD
-from gaistd_kg.store import StoreMissing
-from gaistd_kg.pipeline.writes import current_link
+from gaistd_kg.store import StoreMissing, current_link
 
 bp = Blueprint("sparql", __name__)
 
@@ -229,7 +229,7 @@ def close_app(app: Flask) -> None:
         backend.close()
 
 
-def _backend() -> Backend:
+def get_backend() -> Backend:
     backend = current_app.extensions.get(EXTENSION)
     if backend is None:  # registered without init_app
         backend = current_app.extensions[EXTENSION] = Backend(current_app.config)
@@ -252,7 +252,7 @@ class Operation:
     format: str | None               # the ``format`` parameter, if given
 
 
-def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
+def request_params(raw: bytes, where: str) -> list[tuple[str, str]]:
     try:
         return parse_qsl(raw.decode("ascii", "strict") if raw else "", keep_blank_values=True, encoding="utf-8",
                          errors="strict")
@@ -260,7 +260,7 @@ def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
         raise ProtocolError(400, f"the {where} is not UTF-8 (the SPARQL Protocol requires UTF-8)") from None
 
 
-def _body_text(what: str) -> str:
+def request_body_text(what: str) -> str:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise ProtocolError(400, f"the {what} must be UTF-8, not {charset}")
@@ -283,7 +283,7 @@ def absolute_iris(params: list[tuple[str, str]], name: str, other: str) -> tuple
 
 def read_operation() -> Operation:
     """The SPARQL Protocol operation a request carries (section 2.1 query, 2.2 update), or a ProtocolError."""
-    params = _params(request.query_string, "query string")
+    params = request_params(request.query_string, "query string")
     direct: tuple[str, str] | None = None
     if request.method == "POST":
         mime = request.mimetype
@@ -291,11 +291,11 @@ def read_operation() -> Operation:
             charset = request.mimetype_params.get("charset", "utf-8").lower()
             if charset not in ("utf-8", "utf8"):
                 raise ProtocolError(400, f"the form body must be UTF-8, not {charset}")
-            params += _params(request.get_data(cache=True), "form body")
+            params += request_params(request.get_data(cache=True), "form body")
         elif mime == DIRECT_QUERY:
-            direct = ("query", _body_text("query"))
+            direct = ("query", request_body_text("query"))
         elif mime == DIRECT_UPDATE:
-            direct = ("update", _body_text("update"))
+            direct = ("update", request_body_text("update"))
         else:
             raise ProtocolError(415, f"POST a query as {FORM} (query=…) or as {DIRECT_QUERY}, not "
                                      f"{mime or 'a body without Content-Type'}")
@@ -368,7 +368,7 @@ def endpoint():
 
 
 def _answer(op: Operation) -> Response:
-    backend = _backend()
+    backend = get_backend()
     allow = tuple(current_app.config["SERVICE_ALLOWLIST"])
     try:
         info = query.check_query(op.text, allow)
@@ -382,9 +382,9 @@ def _answer(op: Operation) -> Response:
     pool = backend.pool()
     key = json.dumps([op.text, op.dataset.default_graphs, op.dataset.named_graphs, fmt.name, request.base_url])
     gz = _wants_gzip()
-    etag = _etag(backend.build_id, key, gz)
-    if request.method in ("GET", "HEAD") and _not_modified(etag, backend.built_at):
-        return _not_modified_response(etag, backend)
+    tag = etag(backend.build_id, backend.built_at, key, gz)
+    if request.method in ("GET", "HEAD") and _not_modified(tag, backend.built_at):
+        return _not_modified_response(tag, backend)
     # A federated query has its own deadline: the remote endpoint's answer time is not ours to promise.
     limits = ({"timeout": min(float(current_app.config["SERVICE_TIMEOUT"]), float(current_app.config["QUERY_TIMEOUT"])),
                "timeout_setting": "SERVICE_TIMEOUT"} if info.services else {})
@@ -422,7 +422,7 @@ def _answer(op: Operation) -> Response:
     else:
         resp = _body_response(body, formats.BY_NAME[result.format].content_type, False)
     resp.headers["X-GAISTD-Cache"] = "hit" if cached is not None else "miss"
-    _cache_headers(resp, etag, backend)
+    _cache_headers(resp, tag, backend)
     if result.capped:
         resp.headers["X-GAISTD-Result-Capped"] = "true"
     resp.headers["X-GAISTD-Row-Limit"] = str(result.limit)
@@ -441,13 +441,13 @@ def service_description(token: str | None) -> Response:
             return current_app.make_response(ui())
         return Response(_MINIMAL_FORM, content_type="text/html; charset=utf-8")
     fmt = choose_format(GRAPH, token)
-    backend = _backend()
+    backend = get_backend()
     backend.pool()
     gz = _wants_gzip()
-    etag = _etag(backend.build_id, json.dumps(["sd", fmt.name, request.base_url,
-                                               list(current_app.config["SERVICE_ALLOWLIST"])]), gz)
-    if _not_modified(etag, backend.built_at):
-        return _not_modified_response(etag, backend)
+    tag = etag(backend.build_id, backend.built_at, "sd", fmt.name, request.base_url,
+               list(current_app.config["SERVICE_ALLOWLIST"]), gz)
+    if _not_modified(tag, backend.built_at):
+        return _not_modified_response(tag, backend)
     try:
         counts = backend.graph_counts()
     except query.QueryError as exc:
@@ -456,7 +456,7 @@ def service_description(token: str | None) -> Response:
                         format=fmt.ox, prefixes={"sd": str(SD), "void": "http://rdfs.org/ns/void#",
                                                  "formats": "http://www.w3.org/ns/formats/"})
     resp = _body_response(body, fmt.content_type, gz)
-    _cache_headers(resp, etag, backend)
+    _cache_headers(resp, tag, backend)
     return resp
 
 
@@ -512,9 +512,11 @@ def _wants_gzip() -> bool:
     return request.accept_encodings["gzip"] > 0
 
 
-def _etag(build_id: str, key: str, gz: bool) -> str:
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-    return f"{build_id}-{digest}{'-gz' if gz else ''}"
+def etag(build_id: str, built_at: float, *parts: object) -> str:
+    """The one ETag rule of the app: the build (identifier and time: a write or a new build changes it) and a digest
+    of what else the body depends on (request, format, language, encoding)."""
+    digest = hashlib.sha256(json.dumps([str(p) for p in parts]).encode("utf-8")).hexdigest()[:20]
+    return f"{build_id}-{int(built_at or 0)}-{digest}"
 
 
 def _not_modified(etag: str, built_at: float) -> bool:

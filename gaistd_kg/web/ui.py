@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 
 from gaistd_kg.iris import ROOT
-from .pages import csp
+from .security import csp
 
 bp = Blueprint("ui", __name__)
 

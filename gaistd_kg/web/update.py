@@ -21,7 +21,6 @@ Success: 200 (update), 201 (a graph created), 204 (a graph replaced, merged or d
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import uuid
@@ -31,11 +30,12 @@ import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
 from gaistd_kg import formats
-from gaistd_kg.query import engine as query
+from gaistd_kg import query
 from gaistd_kg.pipeline import writes
 from gaistd_kg.iris import PREFIXES, ROOT
 from .security import client_address, plain
-from .sparql import DIRECT_UPDATE, FORM, ProtocolError, _backend, _body_text, _params, absolute_iris
+from .sparql import (DIRECT_UPDATE, FORM, ProtocolError, absolute_iris, etag, get_backend, request_body_text,
+                     request_params)
 
 bp = Blueprint("update", __name__)
 log = logging.getLogger("gaistd_kg.web")
@@ -79,7 +79,7 @@ def authorised() -> str:
 
 # --- running a write ------------------------------------------------------------------------------------------------
 
-KNOWN = (Refusal, ProtocolError, query.QueryError, writes.WriteRejected, writes.WriteBusy)
+KNOWN = (Refusal, ProtocolError, query.QueryError, writes.WriteRejected, writes.WriteBusy, writes.NoBuild)
 
 
 def _dir(key: str, default: Path) -> Path:
@@ -92,7 +92,7 @@ def _commit(change: dict, who: str, what: str) -> writes.WriteResult:
     writable = cfg.get("WRITABLE_GRAPHS") or []
     change = {**change, "writable": "*" if "*" in writable else list(writable),
               "service_allowlist": list(cfg.get("SERVICE_ALLOWLIST") or ())}
-    result = writes.commit(Path(cfg["BUILD_DIR"]), _backend().pool, change, who, what,
+    result = writes.commit(Path(cfg["BUILD_DIR"]), get_backend().pool, change, who, what,
                            shapes_dir=_dir("SHAPES_DIR", ROOT / "shapes"),
                            checks_dir=_dir("CHECKS_DIR", ROOT / "queries" / "checks"),
                            lock_wait=float(cfg.get("WRITE_LOCK_WAIT", 30.0)))
@@ -151,7 +151,7 @@ def update():
 
 def _read_update() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """The update text and its protocol dataset (SPARQL 1.1 Protocol 2.2), or ProtocolError."""
-    params = _params(request.query_string, "query string")
+    params = request_params(request.query_string, "query string")
     if request.method != "POST":
         raise ProtocolError(400, "SPARQL Update must be sent with POST (SPARQL 1.1 Protocol, 2.2)")
     mime = request.mimetype
@@ -159,10 +159,10 @@ def _read_update() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
         charset = request.mimetype_params.get("charset", "utf-8").lower()
         if charset not in ("utf-8", "utf8"):
             raise ProtocolError(400, f"the form body must be UTF-8, not {charset}")
-        params += _params(request.get_data(cache=True), "form body")
+        params += request_params(request.get_data(cache=True), "form body")
         updates = [v for k, v in params if k == "update"]
     elif mime == DIRECT_UPDATE:
-        updates = [_body_text("update")] + [v for k, v in params if k == "update"]
+        updates = [request_body_text("update")] + [v for k, v in params if k == "update"]
     else:
         raise ProtocolError(415, f"POST an update as {FORM} (update=…) or as {DIRECT_UPDATE}, not "
                                  f"{mime or 'a body without Content-Type'}")
@@ -297,10 +297,10 @@ def _read_graph(graph: str | None) -> Response:
     if best is None:
         return plain(406, "none of the accepted media types can carry a graph; offered: " + formats.describe(offered))
     fmt = formats.lookup(best, formats.GRAPH)
-    body = ox.serialize(triples, format=fmt.ox, prefixes=query._used_prefixes(triples, PREFIXES) or None
+    body = ox.serialize(triples, format=fmt.ox, prefixes=query.used_prefixes(triples, PREFIXES) or None
                         if fmt.ox in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None)
     resp = Response(body, content_type=fmt.content_type)
-    resp.set_etag(f"{opened.build_id}-{hashlib.sha256((graph or '').encode()).hexdigest()[:12]}-{fmt.name}")
+    resp.set_etag(etag(opened.build_id, opened.built_at, "graph-store", graph or "", fmt.name))
     resp.headers["X-GAISTD-Build"] = opened.build_id
     resp.vary.add("Accept")
     return resp.make_conditional(request)

@@ -1,0 +1,152 @@
+"""The steps every path through the pipeline shares: the in-memory build (``build``), the streaming build
+(``streambuild``) and accepted writes (``writes``) each take the build folder's one lock, choose the reasoner one way,
+describe the build in one meta graph, and find their inputs with ``load.find_inputs`` (shapes and checks included).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, VOID, XSD
+
+from gaistd_kg import __version__
+from gaistd_kg.iris import BASE, GRAPH, bind_prefixes
+
+from .findings import ValidationResult
+from .load import Inputs
+
+Progress = Callable[[str], None]
+DATASET = URIRef(BASE + "dataset")
+REASONERS = ("fast", "owlrl")
+
+
+class BuildBusy(RuntimeError):
+    """Another build or write held the build folder's lock past the wait."""
+
+
+class ValidationFailed(ValueError):
+    def __init__(self, result: ValidationResult):
+        self.result = result
+        super().__init__(result.text())
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    skipped: bool
+    path: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    triples: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    engine: str = "memory"  # "memory" or "stream" (see streambuild)
+
+
+@contextmanager
+def lock(build_dir: Path, wait: float | None = None, busy: type[BuildBusy] = BuildBusy) -> Iterator[None]:
+    """The build folder's lock (``<build_dir>/.lock``): builds and writes are serialised across every process on the
+    folder. ``wait`` None waits as long as it takes; otherwise ``busy`` is raised after ``wait`` seconds."""
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".lock", "w") as fh:
+        if wait is None:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise busy(f"another write or a build is in progress (waited {wait:g} s); try again") from None
+                    time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def meta_graph(build_id: str, inputs: Inputs, counts: dict[str, int]) -> Graph:
+    """What the build was made from: deterministic (no wall-clock time), so equal inputs give an equal store."""
+    g = bind_prefixes(Graph())
+    activity = URIRef(f"{BASE}build/{build_id}")
+    g.add((DATASET, RDF.type, VOID.Dataset))
+    g.add((DATASET, DCTERMS.identifier, Literal(build_id)))
+    g.add((DATASET, PROV.wasGeneratedBy, activity))
+    g.add((activity, RDF.type, PROV.Activity))
+    g.add((activity, DCTERMS.description, Literal(f"gaistd build (gaistd-kg {__version__})", lang="en")))
+    for path in inputs.all():
+        rel = path.resolve().relative_to(inputs.root.resolve()).as_posix()
+        g.add((activity, PROV.used, Literal(rel)))
+    for name, n in counts.items():
+        graph = GRAPH[name]
+        g.add((DATASET, VOID.subset, graph))
+        g.add((graph, RDF.type, VOID.Dataset))
+        g.add((graph, VOID.triples, Literal(n, datatype=XSD.integer)))
+    return g
+
+
+def count_triples(g: Graph, counts: dict[str, int]) -> Graph:
+    """Record in the meta graph ``g`` how many triples each named graph holds (``void:triples``)."""
+    for name, n in counts.items():
+        graph = GRAPH[name] if name in GRAPH else URIRef(name)
+        g.set((graph, VOID.triples, Literal(n, datatype=XSD.integer)))
+    return g
+
+
+ARTEFACTS = "artefacts"  # <store dir>/artefacts: what requests need, written by the build
+
+
+def write_artefacts(store, folder: Path, previous: Path | None = None) -> Path:
+    """Write, next to a store being published, what serving it would otherwise compute per request: the ontology
+    documentation (pyLODE). ``previous`` (the current build's folder) lends its page when the ontology graph is the
+    same, as it always is after a write. The dataset statistics of the VoID description are the manifest's counts.
+    Dumps are still written on first request into the per-build cache (every format of every dump costs ~10× a
+    build)."""
+    import hashlib
+    import shutil
+
+    import pyoxigraph as ox
+
+    from gaistd_kg.views import describe
+
+    out = Path(folder) / ARTEFACTS
+    out.mkdir(parents=True, exist_ok=True)
+    ontology_graph = ox.NamedNode(str(GRAPH["ontology"]))
+    if not any(True for _ in store.quads_for_pattern(None, ox.NamedNode(str(RDF.type)), ox.NamedNode(str(OWL.Ontology)),
+                                                     ontology_graph)):
+        return out  # no ontology to document (a store of other data): /ontology is a 404 there
+    graph = ox.Dataset(store.quads_for_pattern(None, None, None, ontology_graph))
+    graph.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)  # blank nodes named by content, not by load order
+    digest = hashlib.sha256("\n".join(sorted(str(q) for q in graph)).encode("utf-8")).hexdigest()
+    (out / "ontology.sha256").write_text(digest, encoding="ascii")
+    old = Path(previous) / ARTEFACTS if previous is not None else None
+    if (old is not None and (old / "ontology.html").exists() and (old / "ontology.sha256").exists()
+            and (old / "ontology.sha256").read_text(encoding="ascii") == digest):
+        shutil.copyfile(old / "ontology.html", out / "ontology.html")
+    else:
+        (out / "ontology.html").write_text(describe.ontology_html(store), encoding="utf-8")
+    return out
+
+
+def run_reasoner(reasoner: str, ontology: Graph, data: Graph, say: Progress = lambda _m: None):
+    """owlrl is the reference; the fast engine computes the same triples (tests/test_fastreason.py) and hands back
+    to owlrl for graphs it does not handle."""
+    from .fastreason import reason_fast  # rdflib's reasoners load when a build or a write first reasons
+    from .reason import reason
+
+    if reasoner not in REASONERS:
+        raise ValueError(f"unknown reasoner {reasoner!r}: one of {', '.join(REASONERS)}")
+    if reasoner == "owlrl":
+        return reason(ontology, data)
+    try:
+        return reason_fast(ontology, data)
+    except NotImplementedError as exc:
+        say(f"{exc}; falling back to owlrl")
+        return reason(ontology, data)
