@@ -104,8 +104,9 @@ ARTEFACTS = "artefacts"  # <store dir>/artefacts: what requests need, written by
 
 
 def write_artefacts(store, folder: Path, previous: Path | None = None) -> Path:
-    """Write, next to a store being published, what serving it would otherwise compute per request: the ontology
-    documentation (pyLODE). ``previous`` (the current build's folder) lends its page when the ontology graph is the
+    """Write, next to a store being published, what serving it would otherwise compute per request: the search index
+    (views/search.py: SQLite FTS5, published in the same rename as the store, so an answer never mixes builds) and the
+    ontology documentation (pyLODE). ``previous`` (the current build's folder) lends its page when the ontology graph is the
     same, as it always is after a write. The dataset statistics of the VoID description are the manifest's counts.
     Dumps are still written on first request into the per-build cache (every format of every dump costs ~10× a
     build)."""
@@ -114,10 +115,11 @@ def write_artefacts(store, folder: Path, previous: Path | None = None) -> Path:
 
     import pyoxigraph as ox
 
-    from gaistd_kg.views import describe
+    from gaistd_kg.views import describe, search
 
     out = Path(folder) / ARTEFACTS
     out.mkdir(parents=True, exist_ok=True)
+    search.build_index(store, out / search.INDEX_FILE)
     ontology_graph = ox.NamedNode(str(GRAPH["ontology"]))
     if not any(True for _ in store.quads_for_pattern(None, ox.NamedNode(str(RDF.type)), ox.NamedNode(str(OWL.Ontology)),
                                                      ontology_graph)):

@@ -274,7 +274,8 @@ def _matches(db: sqlite3.Connection, q: str, tokens: list[str]) -> tuple[list[tu
 
 
 def index_path(store_dir: Path) -> Path:
-    return Path(store_dir) / INDEX_FILE
+    """Where the build writes the index of the store in ``store_dir`` (its artefacts folder)."""
+    return Path(store_dir) / "artefacts" / INDEX_FILE
 
 
 def entries(index: Path) -> Iterable[tuple[str, str]]:
