@@ -77,6 +77,8 @@ gdoc:wdta-ai-str-99 a gaistd:InternationalStandard ;
 }"""
 INVALID_DOC = PREFIXES + "INSERT DATA { gdoc:half-a-document a gaistd:InternationalStandard }"
 DUPLICATE_ID = PREFIXES + """INSERT DATA { gdoc:wdta-ai-str-03 dcterms:identifier "WDTA AI-STR-04" }"""
+# a document only by inference (the domain of developedBy): no record declares it, so no document shape would see it
+GHOST = PREFIXES + "INSERT DATA { gdoc:ghost gaistd:developedBy gorg:cen }"
 MARK = "https://example.org/test#mark"
 
 
@@ -225,7 +227,8 @@ def test_other_graphs_are_not_writable_unless_listed(writable):
 @pytest.mark.parametrize("text,reason", [
     (INVALID_DOC, b"gaistdsh:"),
     (DUPLICATE_ID, b"queries/checks/duplicate-identifier-violation.rq"),
-], ids=["shape-violation", "duplicate-identifier"])
+    (GHOST, b"queries/checks/untyped-resource-violation.rq"),
+], ids=["shape-violation", "duplicate-identifier", "document-by-inference"])
 def test_an_invalid_write_is_422_with_the_report_and_changes_nothing(writable, text, reason):
     """Data that would violate a shape (or a duplicate check) is refused with 422; the body is the validation report
     naming the resource and the rule; the build and the data are as before."""
