@@ -36,6 +36,8 @@ INVERSES = {  # property: its owl:inverseOf, as the ontology states it
     "gaistd:supersededBy": "gaistd:supersedes",
     "gaistd:supportedBy": "gaistd:supports",
     "gaistd:umbrellaOf": "gaistd:developedUnder",
+    "gaistd:hasProvision": "gaistd:provisionOf",
+    "gaistd:addressedByDocument": "gaistd:addressesProvision",
 }
 SUB_PROPERTIES = {  # (sub-property, super-property)
     ("gaistd:developedBy", "gaistd:developedUnder"),
@@ -47,6 +49,13 @@ SUB_PROPERTIES = {  # (sub-property, super-property)
     ("gaistd:subAreaOf", "skos:broader"),
     ("gaistd:supersededBy", "dcterms:isReplacedBy"),
     ("gaistd:supersedes", "dcterms:replaces"),
+    ("gaistd:officialRecord", "dcat:landingPage"),
+    ("gaistd:statusSource", "dcterms:source"),
+    ("gaistd:issuedSource", "dcterms:source"),
+    ("gaistd:effectiveDateSource", "dcterms:source"),
+    ("gaistd:withdrawnDateSource", "dcterms:source"),
+    ("gaistd:stageDateSource", "dcterms:source"),
+    ("gaistd:provisionOf", "dcterms:isPartOf"),
 }
 DISJOINT_GROUPS = [  # owl:AllDisjointClasses members and owl:disjointWith pairs
     ("gaistd:StandardizationDocument", "gaistd:LegalInstrument", "gaistd:PolicyDocument"),

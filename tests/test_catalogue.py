@@ -145,8 +145,10 @@ def test_document_page_leads_with_its_summary_and_cite_this(real_app):
     assert html.index('<h1>') < summary < html.index('<section class="cite">') < html.index('class="all-facts"')
     block = html[summary:html.index('<section class="cite">')]
     for key in ("field-developer", "field-publisher", "field-jurisdiction", "field-record", "field-risks",
-                "field-area", 'class="date"'):
+                "field-area"):
         assert key in block, key
+    dated = html[html.index('<section class="dated">'):html.index('class="all-facts"')]
+    assert "2025-02-28" in dated and "evidence-class" in dated
     assert "GB 45438" in html[:summary]
     import html as html_mod
 
