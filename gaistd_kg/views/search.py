@@ -19,7 +19,7 @@ import sqlite3
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -276,11 +276,3 @@ def _matches(db: sqlite3.Connection, q: str, tokens: list[str]) -> tuple[list[tu
 def index_path(store_dir: Path) -> Path:
     """Where the build writes the index of the store in ``store_dir`` (its artefacts folder)."""
     return Path(store_dir) / "artefacts" / INDEX_FILE
-
-
-def entries(index: Path) -> Iterable[tuple[str, str]]:
-    db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
-    try:
-        yield from db.execute("SELECT iri, title FROM entry")
-    finally:
-        db.close()
