@@ -89,3 +89,57 @@ def test_void_revalidation_is_answered_before_the_description_is_made(app, monke
         monkeypatch.setattr(dumps, "void_graph", no_graph)
         again = c.get("/.well-known/void", headers={"Accept": "text/turtle", "If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_the_build_writes_every_dump_in_every_format_and_the_app_only_sends_them(built, app, tmp_path, monkeypatch):
+    """<store>/artefacts/dumps holds each dump and each named graph in each RDF format, plain and gzip; /dumps/ and
+    /graph/ answer with those bytes, serialising nothing and writing nothing into the cache."""
+    import gzip
+
+    from gaistd_kg import formats
+    from gaistd_kg.iris import GRAPH
+    from gaistd_kg.views import export
+
+    folder = current_path(built) / "artefacts" / export.DUMPS_FOLDER
+    rows = formats.of_kind(formats.GRAPH)
+    for selection in export.DUMPS:
+        for row in rows:
+            plain = folder / f"{selection}.{row.extension}"
+            assert plain.stat().st_size > 0, plain
+            assert gzip.decompress((folder / f"{plain.name}.gz").read_bytes()) == plain.read_bytes()
+
+    def no_serialising(*_a, **_k):
+        raise AssertionError("a dump was serialised in the web process")
+
+    monkeypatch.setattr(export, "export", no_serialising)
+    with app.test_client() as c:
+        for selection in export.DUMPS:
+            for ext in dumps.DUMP_FORMATS:
+                with c.get(f"/dumps/{selection}.{ext}", headers={"Accept-Encoding": "identity"}) as resp:
+                    assert resp.status_code == 200, (selection, ext)
+                    assert resp.data == (folder / f"{selection}.{ext}").read_bytes()
+        for name in ("ontology", "data", "inferred"):
+            for row in rows:
+                with c.get(f"/graph/{name}.{row.extension}", headers={"Accept-Encoding": "identity"}) as resp:
+                    assert resp.status_code == 200, (name, row.name)
+                    assert resp.data == (folder / f"{name}.{row.extension}").read_bytes()
+        with c.get("/dumps/full.ttl", headers={"Accept-Encoding": "gzip"}) as resp:
+            assert resp.headers["Content-Encoding"] == "gzip"
+    assert set(GRAPH) >= {"ontology", "data", "inferred"}
+    cache = tmp_path / "cache"
+    assert not [p for p in cache.rglob("*") if p.is_file() and p.name.split(".")[0] in (*export.DUMPS, *GRAPH)]
+
+
+def test_jsonld_dumps_read_back_to_the_same_triples_as_n_triples(built):
+    """The JSON-LD writer (views/export.py) loses and adds nothing: every dump and graph, parsed by rdflib's JSON-LD
+    parser, is isomorphic to its N-Triples file (blank nodes, language tags, datatypes included)."""
+    from rdflib import Graph
+    from rdflib.compare import isomorphic
+
+    from gaistd_kg.views import export
+
+    folder = current_path(built) / "artefacts" / export.DUMPS_FOLDER
+    for path in sorted(folder.glob("*.jsonld")):
+        as_jsonld = Graph().parse(path, format="json-ld")
+        as_nt = Graph().parse(path.with_suffix(".nt"), format="nt")
+        assert len(as_nt) > 0 and isomorphic(as_jsonld, as_nt), path.name

@@ -3,8 +3,8 @@
 * ``/dumps/`` lists the dumps; ``/dumps/{asserted,inferred,full}.{ttl,trig,nt,nq,jsonld}``: asserted = ontology +
   data graphs, inferred = the inferred graph, full = all named graphs (``export.DUMPS``). Triple formats merge the
   graphs, quad formats keep each triple's graph (``export.export`` writes them).
-* A dump is written once per store build, on its first request, into the build's cache directory (plain and gzip),
-  then streamed from disk: ``ETag`` and ``Last-Modified`` come from the build manifest, conditional and range requests
+* Every dump is written by the build among the store's artefacts (plain and gzip; ``export.write_dumps``) and
+  streamed from disk: ``ETag`` and ``Last-Modified`` come from the build manifest, conditional and range requests
   work, and a client that accepts gzip gets the compressed file (``Content-Encoding: gzip``, ``Vary:
   Accept-Encoding``).
 * ``/context.jsonld``: the JSON-LD context of our prefixes (``export.context``), the one the JSON-LD dumps embed.

@@ -162,8 +162,15 @@ MAX_AGE = 300  # seconds; the ETag makes a revalidation cheap after that
 
 
 def export_files(selection: str, fmt: RdfFormat) -> tuple[Path, Path]:
-    """The dump ``selection`` (a dump or graph name) in ``fmt`` for the current build: written on first use."""
+    """The dump ``selection`` (a dump or graph name) in ``fmt``, plain and gzip: the files the build wrote among the
+    store's artefacts (pipeline/steps.py ``write_artefacts``). Only a store published before the build wrote them
+    gets its files written here, once, into the per-build cache."""
     opened = current_store()
+    built = Path(opened.path) / "artefacts" / export.DUMPS_FOLDER
+    plain = built / f"{selection}.{fmt.extension}"
+    packed = built / f"{selection}.{fmt.extension}.gz"
+    if plain.exists() and packed.exists():
+        return plain, packed
     folder = cache_dir(opened)
     plain = folder / f"{selection}.{fmt.extension}"
     packed = folder / f"{selection}.{fmt.extension}.gz"
