@@ -28,7 +28,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, RDFS, SKOS, VOID, XSD
 
-from . import export
+from . import export, links
 from gaistd_kg.iris import GRAPH, ID_BASE, ONTOLOGY_NS, SD, bind_prefixes, prefixed
 
 LABEL_PREDICATES = tuple(ox.NamedNode(str(p)) for p in (SKOS.prefLabel, RDFS.label, DCTERMS.title))
@@ -347,8 +347,8 @@ def describe_dataset(store: ox.Store, dataset_iri: str, modified: float, sparql_
                      distributions: Sequence[Distribution],
                      title: Mapping[str, str], counts: Mapping[str, int] | None = None) -> Graph:
     """A VoID + DCAT description of the dataset: one void:subset per named graph with its triple count (``counts``,
-    the build's own count in its manifest; counted in the store when not given), the SPARQL endpoint, and a
-    dcat:Distribution per dump."""
+    the build's own count in its manifest; counted in the store when not given), the SPARQL endpoint, a
+    dcat:Distribution per dump, and a void:Linkset per outside dataset our resources link to (``links``)."""
     g = bind_prefixes(Graph())
     ds = URIRef(dataset_iri)
     g.add((ds, RDF.type, VOID.Dataset))
@@ -386,7 +386,7 @@ def describe_dataset(store: ox.Store, dataset_iri: str, modified: float, sparql_
         g.add((dist, DCTERMS.license, CC_BY_4))
         if d.full:
             g.add((ds, VOID.dataDump, dist))
-    return g
+    return links.add_linksets(g, dataset_iri, store)
 
 
 def _iso(ts: float) -> str:
