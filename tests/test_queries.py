@@ -142,3 +142,51 @@ def test_cq11_adoption_statistics(store):
     assert ("E-commerce", 65.0) in got and ("Healthcare", 38.0) in got and ("Finance", 60.0) in got
     assert all(r["authorityLabel"] == "National Bureau of Statistics of China" for r in rows)
     assert len(rows) == 8
+
+
+def test_cq12_documents_that_help_meet_article_50(store):
+    """CQ12: the Code of Practice on marking and labelling of AI-generated content (two pages state the link), the
+    Commission's Article 50 guidelines and the EU icons for labelling help meet Article 50; each row names its kind and
+    the pages that state the link."""
+    rows = {r["doc"].rsplit("/", 1)[1]: r for r in run(store, "cq12")}
+    assert set(rows) == {"eu-code-of-practice-marking-labelling-ai-generated-content",
+                         "eu-guidelines-transparency-obligations-article-50",
+                         "eu-icons-labelling-ai-generated-content"}
+    code = rows["eu-code-of-practice-marking-labelling-ai-generated-content"]
+    assert code["kindLabel"] == "code of practice" and int(code["sources"]) == 2
+    assert rows["eu-icons-labelling-ai-generated-content"]["kindLabel"] == "guideline"
+    assert all(r["statedBy"].startswith("https://") for r in rows.values())
+
+
+def test_cq13_provisions_iso_iec_42001_serves(store):
+    """CQ13: ISO/IEC 42001:2023 serves Articles 9 and 17 of the AI Act directly (no adoption of it in the catalogue,
+    JIS Q 42001:2025, carries a provision link of its own yet)."""
+    rows = run(store, "cq13")
+    got = {(r["provision"].rsplit("/", 1)[1], r["route"], r["viaName"]) for r in rows}
+    assert got == {("eu-ai-act-art-9", "direct", "ISO/IEC 42001:2023"),
+                   ("eu-ai-act-art-17", "direct", "ISO/IEC 42001:2023")}
+    assert {r["instrumentName"] for r in rows} == {"Regulation (EU) 2024/1689"}
+
+
+def test_cq13_follows_adoptions_of_adoptions():
+    """CQ13 reaches provisions through an adoption and an adoption of that adoption, on asserted data alone."""
+    data = """
+    @prefix gaistd: <https://w3id.org/gaistd/ontology#> .
+    @prefix gdoc: <https://w3id.org/gaistd/id/document/> .
+    @prefix gprov: <https://w3id.org/gaistd/id/provision/> .
+    @prefix dcterms: <http://purl.org/dc/terms/> .
+    gdoc:en gaistd:adopts gdoc:iso-iec-42001-2023 ; dcterms:identifier "EN X" ;
+        gaistd:provisionLink [ gaistd:linkedProvision gprov:p1 ; dcterms:source <https://example.org/a> ] .
+    gdoc:national gaistd:adopts gdoc:en ; dcterms:identifier "NAT X" ;
+        gaistd:provisionLink [ gaistd:linkedProvision gprov:p2 ; dcterms:source <https://example.org/b> ] .
+    gdoc:other gaistd:adopts gdoc:unrelated ;
+        gaistd:provisionLink [ gaistd:linkedProvision gprov:p3 ; dcterms:source <https://example.org/c> ] .
+    gprov:p1 gaistd:provisionNumber "Article 1" ; gaistd:provisionOf gdoc:law .
+    gprov:p2 gaistd:provisionNumber "Article 2" ; gaistd:provisionOf gdoc:law .
+    gprov:p3 gaistd:provisionNumber "Article 3" ; gaistd:provisionOf gdoc:law .
+    """
+    st = ox.Store()
+    st.load(data.encode(), ox.RdfFormat.TURTLE, to_graph=ox.NamedNode("https://w3id.org/gaistd/graph/data"))
+    rows = run(st, "cq13")
+    got = {(r["provisionNumber"], r["viaName"], r["route"]) for r in rows}
+    assert got == {("Article 1", "EN X", "through an adoption"), ("Article 2", "NAT X", "through an adoption")}

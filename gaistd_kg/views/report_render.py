@@ -64,6 +64,10 @@ DISPLAY: dict[str, list[tuple[str, str]]] = {
                                  ("realiserLabel", "Label · 名称"), ("realiserKind", "Kind · 类别"),
                                  ("documents", "Documents · 文件"), ("published", "Published · 已发布"),
                                  ("drafts", "Drafts · 草案")],
+    "provision-coverage": [("instrumentName", "Instrument · 法律文件"), ("provision", "Provision · 条款"),
+                           ("provisionLabel", "Heading · 标题"), ("provisionDocuments", "All documents · 文件总数"),
+                           ("kindLabel", "Kind · 类别"), ("documents", "Documents · 文件数"),
+                           ("names", "Documents addressing it · 对应文件")],
 }
 
 

@@ -36,6 +36,7 @@ SECTIONS = (
     ("gaps", "Gaps", "空白"),
     ("findings", "The paper's findings and the graph's numbers", "论文结论与图谱数据对照"),
     ("countermeasures", "Progress per countermeasure", "各项对策的落实进展"),
+    ("provisions", "Documents per provision of law", "各法律条款的对应文件"),
 )
 
 TABLES: tuple[TableSpec, ...] = (
@@ -55,6 +56,8 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("countermeasure-progress", "Documents behind each countermeasure", "各项对策对应的文件数",
               "countermeasures"),
     TableSpec("countermeasure-realisers", "What realises each countermeasure", "各项对策的落实载体", "countermeasures"),
+    TableSpec("provision-coverage", "Documents addressing each provision, by kind of document", "各条款的对应文件（按文件类别）",
+              "provisions"),
 )
 FINDINGS = TableSpec("findings", "The paper's findings, judged", "论文结论的检验", "findings")
 SPECS = {t.name: t for t in (*TABLES, FINDINGS)}
