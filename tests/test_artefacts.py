@@ -143,3 +143,35 @@ def test_jsonld_dumps_read_back_to_the_same_triples_as_n_triples(built):
         as_jsonld = Graph().parse(path, format="json-ld")
         as_nt = Graph().parse(path.with_suffix(".nt"), format="nt")
         assert len(as_nt) > 0 and isomorphic(as_jsonld, as_nt), path.name
+
+
+def test_the_void_linksets_are_counted_by_the_build(built, app, monkeypatch):
+    """<store>/artefacts/links.json holds the link counts of queries/external-links.rq; the VoID description states
+    them without running the query in the web process."""
+    from rdflib import Graph
+    from rdflib.namespace import VOID
+
+    from gaistd_kg.views import links
+
+    path = current_path(built) / "artefacts" / links.COUNTS_FILE
+    counted = links.read_counts(path)
+    assert counted is not None and counted == links.count(describe_store(built))[0]
+
+    def no_counting(*_a, **_k):
+        raise AssertionError("the links were counted in the web process")
+
+    monkeypatch.setattr(links, "count", no_counting)
+    with app.test_client() as c:
+        resp = c.get("/.well-known/void", headers={"Accept": "text/turtle"})
+    assert resp.status_code == 200
+    g = Graph().parse(data=resp.data, format="turtle")
+    dataset = app.config["BASE_IRI"] + "dataset"
+    for target, predicates in links.per_target(counted).items():
+        stated = g.value(links.linkset_iri(dataset, target), VOID.triples)
+        assert stated is not None and int(stated) == sum(predicates.values()), target
+
+
+def describe_store(built: Path):
+    import pyoxigraph as ox
+
+    return ox.Store.read_only(str(current_path(built) / "oxigraph"))

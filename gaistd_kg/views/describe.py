@@ -345,10 +345,12 @@ class Distribution:
 
 def describe_dataset(store: ox.Store, dataset_iri: str, modified: float, sparql_url: str,
                      distributions: Sequence[Distribution],
-                     title: Mapping[str, str], counts: Mapping[str, int] | None = None) -> Graph:
+                     title: Mapping[str, str], counts: Mapping[str, int] | None = None,
+                     link_counts: list[links.LinkCount] | None = None) -> Graph:
     """A VoID + DCAT description of the dataset: one void:subset per named graph with its triple count (``counts``,
     the build's own count in its manifest; counted in the store when not given), the SPARQL endpoint, a
-    dcat:Distribution per dump, and a void:Linkset per outside dataset our resources link to (``links``)."""
+    dcat:Distribution per dump, and a void:Linkset per outside dataset our resources link to (``link_counts``, the
+    build's counts; counted in the store when not given)."""
     g = bind_prefixes(Graph())
     ds = URIRef(dataset_iri)
     g.add((ds, RDF.type, VOID.Dataset))
@@ -386,7 +388,7 @@ def describe_dataset(store: ox.Store, dataset_iri: str, modified: float, sparql_
         g.add((dist, DCTERMS.license, CC_BY_4))
         if d.full:
             g.add((ds, VOID.dataDump, dist))
-    return links.add_linksets(g, dataset_iri, store)
+    return links.add_linksets(g, dataset_iri, store, link_counts)
 
 
 def _iso(ts: float) -> str:

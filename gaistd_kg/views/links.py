@@ -9,8 +9,9 @@ disagree.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -91,13 +92,31 @@ def linkset_iri(dataset_iri: str, target: str) -> URIRef:
     return URIRef(f"{dataset_iri}#linkset-{target}")
 
 
-def add_linksets(g: Graph, dataset_iri: str, store: ox.Store) -> Graph:
+COUNTS_FILE = "links.json"  # <store>/artefacts/links.json: the link counts, written by the build (write_counts)
+
+
+def write_counts(store: ox.Store, path: Path) -> None:
+    """Count the links at build time, so that the VoID description only reads them."""
+    found, _ = count(store)
+    path.write_text(json.dumps([asdict(link) for link in found], indent=1), encoding="utf-8")
+
+
+def read_counts(path: Path) -> list[LinkCount] | None:
+    """The build's link counts, or None for a store published before the build wrote them."""
+    try:
+        return [LinkCount(**row) for row in json.loads(path.read_text(encoding="utf-8"))]
+    except FileNotFoundError:
+        return None
+
+
+def add_linksets(g: Graph, dataset_iri: str, store: ox.Store, counted: list[LinkCount] | None = None) -> Graph:
     """One ``void:Linkset`` per target dataset, a ``void:subset`` of the dataset, with its triple count, its
     ``void:subjectsTarget`` (our dataset) and ``void:objectsTarget`` (the target, described with its homepage and URI
     space); where several properties link to one target, each has its own linkset (a subset of the target's) with
-    one ``void:linkPredicate`` and its count."""
+    one ``void:linkPredicate`` and its count. ``counted``: the build's counts (:func:`read_counts`); counted in the
+    store only when not given."""
     ds = URIRef(dataset_iri)
-    links, _ = count(store)
+    links = counted if counted is not None else count(store)[0]
     for target, predicates in sorted(per_target(links).items()):
         info = TARGETS[target]
         other = URIRef(f"{dataset_iri}#target-{target}")

@@ -15,11 +15,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request
 
 from gaistd_kg.views import describe as d
-from gaistd_kg.views import export
+from gaistd_kg.views import export, links
 from gaistd_kg import formats
 from .pages import BY_EXT, HTML, current_store, keeps_graphs, not_acceptable, not_found, send_export, validators
 
@@ -70,8 +71,9 @@ def void_graph():
                             title=f"{DUMP_TITLES[name]}, as {BY_EXT[ext].label}", full=name == "full")
              for name in export.DUMPS for ext in DUMP_FORMATS]
     dataset = current_app.config["BASE_IRI"] + "dataset"
+    counted = links.read_counts(Path(opened.path) / "artefacts" / links.COUNTS_FILE)
     return d.describe_dataset(opened.store, dataset, opened.built_at, f"{host}/sparql", dists, DATASET_TITLE,
-                              counts=opened.manifest.get("triples"))
+                              counts=opened.manifest.get("triples"), link_counts=counted)
 
 
 @bp.get("/.well-known/void")
