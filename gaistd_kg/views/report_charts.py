@@ -34,6 +34,9 @@ def _both(field_en: str, field_zh: str, out: str) -> dict:
 
 
 JURISDICTION_LABEL = _both("jurisdictionLabel", "jurisdictionLabelZh", "jurisdictionName")
+# A row facet's label above its panel, not beside it in the middle: the reader (and the browser test) finds each
+# panel under its heading.
+ROW_HEADER = {"labelAngle": 0, "labelAlign": "left", "labelAnchor": "start", "labelOrient": "top"}
 STATUS_LABEL = {"calculate": f"datum.status == 'published' ? '{PUBLISHED}' : '{DRAFTS}'", "as": "statusName"}
 
 
@@ -112,8 +115,7 @@ def risk_coverage(rows: list[dict]) -> dict:
                    ("count", "quantitative", DOCS))
     # Published above drafts (not side by side): 26 jurisdictions twice across did not fit a 1366-pixel window.
     spec |= {"facet": {"row": {"field": "statusName", "type": "nominal", "title": None,
-                               "sort": [PUBLISHED, DRAFTS], "header": {"labelAngle": 0, "labelAlign": "left",
-                                                                       "labelAnchor": "start", "labelOrient": "top"}}},
+                               "sort": [PUBLISHED, DRAFTS], "header": ROW_HEADER}},
              "spec": {"width": {"step": 32}, "height": {"step": 20},
                       "encoding": {"x": _x_jurisdiction(),
                                    "y": {"field": "riskName", "type": "nominal", "title": "Risk · 风险",
@@ -138,16 +140,20 @@ def panel_title(event_name: str, kind_name: str) -> str:
     return f"{event_name} — {kind_name}"
 
 
-def _timeline_panels(x: dict, width: float | dict) -> list[dict]:
-    """One row of panels per event, one panel per kind, each filtered by its own event and kind IRI and titled with
-    them. (Vega-Lite's two-way facet with a sorted row put the kind headers over other kinds' cells.)"""
+def _timeline_panels(rows: list[dict], x: dict, width: float | dict) -> list[dict]:
+    """One row of panels per event, one panel per kind that has rows of that event, each filtered by its own event
+    and kind IRI and titled with them. (Vega-Lite's two-way facet with a sorted row put the kind headers over other
+    kinds' cells.)"""
+    present = {(r["event"], r["kind"]) for r in rows}
     tip = _tooltip((x["field"], x["type"], x["title"]), ("eventName", "nominal", "Event · 事件"),
                    ("kindName", "nominal", "Kind · 类别"), ("jurisdictionName", "nominal", JUR),
                    ("documents", "quantitative", DOCS))
-    rows = []
+    out = []
     for event, event_name in EVENTS:
         panels = []
         for kind, kind_name in KINDS:
+            if (event, kind) not in present:
+                continue
             panels.append({
                 "title": {"text": panel_title(event_name, kind_name), "fontSize": 12, "fontWeight": "normal"},
                 "transform": [{"filter": {"and": [{"field": "event", "equal": event},
@@ -158,8 +164,9 @@ def _timeline_panels(x: dict, width: float | dict) -> list[dict]:
                              "color": {"field": "jurisdictionName", "type": "nominal", "title": JUR,
                                        "scale": {"scheme": "tableau20"}},
                              "tooltip": tip}})
-        rows.append({"hconcat": panels})
-    return rows
+        if panels:
+            out.append({"hconcat": panels})
+    return out
 
 
 def timeline(rows: list[dict]) -> dict:
@@ -169,7 +176,7 @@ def timeline(rows: list[dict]) -> dict:
     years = sorted({r["year"] for r in rows if r["year"] is not None})
     x = {"field": "year", "type": "ordinal", "title": "Year · 年份", "scale": {"domain": years},
          "axis": {"labelAngle": -90}}
-    spec |= {"vconcat": _timeline_panels(x, 250),
+    spec |= {"vconcat": _timeline_panels(rows, x, 250),
              "resolve": {"scale": {"x": "shared", "y": "shared", "color": "shared"}}}
     return spec
 
@@ -183,7 +190,7 @@ def timeline_months(rows: list[dict]) -> dict:
     x = {"field": "month", "type": "ordinal", "title": "Month · 月份", "scale": {"domain": months},
          "axis": {"labelAngle": -90, "labelExpr": "substring(datum.label, 5) == '01' ? substring(datum.label, 0, 4)"
                                                   " : ''", "ticks": False}}
-    spec |= {"vconcat": _timeline_panels(x, {"step": 5}),
+    spec |= {"vconcat": _timeline_panels(rows, x, {"step": 5}),
              "resolve": {"scale": {"x": "shared", "y": "shared", "color": "shared"}}}
     return spec
 
@@ -195,10 +202,13 @@ def gaps(rows: list[dict]) -> dict:
                    "as": "kindName"},
                   {"calculate": "datum.gap == 'drafts only' ? 'Drafts only · 仅有草案' : 'No document · 无文件'",
                    "as": "gapName"}])
-    tip = _tooltip(("conceptName", "nominal", "Gap · 空白"), ("jurisdictionName", "nominal", JUR),
-                   ("gapName", "nominal", "Kind of gap · 空白类型"), ("drafts", "quantitative", DRAFTS))
+    # The concept's title differs from the colour's ("Gap"): a tooltip or accessible label with two fields of one
+    # title shows only one of them.
+    tip = _tooltip(("conceptName", "nominal", "Sub-area or risk · 子领域或风险"), ("kindName", "nominal", "Kind · 类别"),
+                   ("jurisdictionName", "nominal", JUR), ("gapName", "nominal", "Kind of gap · 空白类型"),
+                   ("drafts", "quantitative", DRAFTS))
     spec |= {"facet": {"row": {"field": "kindName", "type": "nominal", "title": None,
-                               "sort": ["Framework sub-areas · 体系子领域", "Risks · 风险"]}},
+                               "sort": ["Framework sub-areas · 体系子领域", "Risks · 风险"], "header": ROW_HEADER}},
              "spec": {"width": {"step": 60}, "height": {"step": 18}, "mark": {"type": "rect", "stroke": "#ffffff"},
                       "encoding": {"x": _x_jurisdiction(),
                                    "y": {"field": "conceptName", "type": "nominal", "title": None, "sort": None},
