@@ -10,6 +10,7 @@ run) because it changes the text, where that module only reads it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -62,10 +63,26 @@ def line_column(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
-def with_known_prefixes(text: str, known: Mapping[str, str] = PREFIXES) -> Prepared:
-    """Declare in front of ``text`` every prefix of ``known`` it uses without declaring it.
+_CACHE_MAX_TEXT = 16 << 10  # longer texts are read afresh each time (bounds the cache's memory)
+
+
+def with_known_prefixes(text: str, known: Mapping[str, str] | None = None) -> Prepared:
+    """Declare in front of ``text`` every prefix of ``known`` (default: ``iris.PREFIXES``) it uses without declaring
+    it. Remembered for the last 512 short texts with the default prefixes: the same queries come again and again, and
+    reading one costs about as much as answering it from the result cache.
 
     Raises QuerySyntaxError naming the first prefix that is neither declared nor known, with its line and column."""
+    if known is None and len(text) <= _CACHE_MAX_TEXT:
+        return _cached(text)
+    return _prepare(text, PREFIXES if known is None else known)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached(text: str) -> Prepared:
+    return _prepare(text, PREFIXES)
+
+
+def _prepare(text: str, known: Mapping[str, str]) -> Prepared:
     toks = _positioned(text)
     declared: set[str] = set()
     used: list[tuple[str, int]] = []
