@@ -95,3 +95,15 @@ def test_tables_show_values_without_language_tags_or_datatypes(fixture_build_dir
     assert r.returncode == 0, r.stderr
     row = r.stdout.splitlines()[2]
     assert "China" in row and "@en" not in r.stdout and "^^" not in r.stdout and "10" in row
+
+
+def test_output_to_a_pipe_without_columns_is_whole(fixture_build_dir):
+    """Without $COLUMNS, output that is no terminal (here a pipe) gets every cell whole."""
+    exe = Path(sys.executable).with_name("gaistd")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gaistd_kg.cli"]
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    r = subprocess.run([*cmd, "--build-dir", str(fixture_build_dir), "query",
+                        f'SELECT ?a WHERE {{ VALUES ?a {{ "{LONG}" }} }}'], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert LONG in r.stdout

@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="table (default); json, xml, csv, tsv for SELECT/ASK; ttl, jsonld, nt, rdf, trig, nq for graphs")
     p.add_argument("--limit", type=int, default=None, help="at most this many rows in the table")
     p.add_argument("--wide", action="store_true",
-                   help="print every cell whole (default: the table fits the terminal's width)")
+                   help="print every cell whole (default: the table fits the terminal's width, or $COLUMNS; "
+                        "output to a pipe or file is whole)")
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("export", help="dump the dataset or one named graph")

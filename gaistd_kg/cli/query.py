@@ -7,7 +7,9 @@ declaring it is declared for it (``query.with_known_prefixes``), and error posit
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from typing import IO
 
 import pyoxigraph as ox
@@ -49,7 +51,10 @@ def fit(widths: list[int], total: int | None) -> list[int]:
     return widths
 
 
-def terminal_width() -> int:
+def terminal_width() -> int | None:
+    """The terminal's width (or $COLUMNS); None when the output is no terminal (a pipe or a file gets whole cells)."""
+    if not os.environ.get("COLUMNS") and not sys.stdout.isatty():
+        return None
     return shutil.get_terminal_size(fallback=(120, 24)).columns
 
 
