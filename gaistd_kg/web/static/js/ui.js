@@ -167,7 +167,8 @@
       requestConfig: { endpoint: endpoint, method: "POST" },
       copyEndpointOnNewTab: true,
       endpointCatalogueOptions: { getData: function () { return [{ endpoint: endpoint }]; } },
-      persistenceId: "gaistd-kg-yasgui",
+      // a new id: browsers that kept the thirteen preloaded example tabs of earlier versions start afresh
+      persistenceId: "gaistd-kg-yasgui-2",
       // offline: no prefix.cc or LOV look-ups, only completions computed in the browser
       yasqe: { autocompleters: ["variables", "prefixes"], prefixCcApi: null },
       yasr: { pluginOrder: ["gaistd", "table", "response"], defaultPlugin: "gaistd" },
