@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per turn (default 5)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds of rest before each turn, so that answers still in flight from the turn before "
+                             "(the catalogue's slowest take seconds) do not fall on the next (default 3)")
     parser.add_argument("--baseline", default="", help="a commit whose CQ figures are measured beside ours")
     parser.add_argument("--results-dir", type=Path, default=None)
     parser.add_argument("--name", default="")
@@ -107,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                     if name != "ours" and mix != "cq":
                         continue
                     say(f"round {r + 1}: {mix} on {name}")
+                    time.sleep(args.settle)
                     runs.setdefault((mix, name), []).append(
                         run_wrk(srv.host_port, paths, args.clients, args.duration))
     finally:

@@ -81,19 +81,27 @@ def _open(args):
         raise SystemExit(_err(str(exc)))
 
 
+def looks_like_file(text: str) -> bool:
+    """A query argument naming a file rather than holding SPARQL: one word ending in .rq or .sparql."""
+    return not any(c.isspace() for c in text.strip()) and text.strip().lower().endswith((".rq", ".sparql"))
+
+
 def cmd_query(args) -> int:
-    from .query import run_query
+    from .query import run_query, terminal_width
 
     text = args.query
     if text == "-":
         text = sys.stdin.read()
-    elif text.endswith(".rq") and Path(text).exists():
+    elif looks_like_file(text):
+        if not Path(text).is_file():
+            return _err(f"no such file: {text}")
         text = Path(text).read_text(encoding="utf-8")
     from gaistd_kg.query.engine import QueryError, QueryRefused, QuerySyntaxError
 
     opened = _open(args)
     try:
-        run_query(opened.store, text, args.format, sys.stdout.buffer, limit=args.limit)
+        run_query(opened.store, text, args.format, sys.stdout.buffer, limit=args.limit,
+                  width=None if args.wide else terminal_width())
     except (SyntaxError, QuerySyntaxError) as exc:
         return _err(f"the query is not valid SPARQL: {exc}")
     except QueryRefused as exc:
@@ -228,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-f", "--format", default="table",
                    help="table (default); json, xml, csv, tsv for SELECT/ASK; ttl, jsonld, nt, rdf, trig, nq for graphs")
     p.add_argument("--limit", type=int, default=None, help="at most this many rows in the table")
+    p.add_argument("--wide", action="store_true",
+                   help="print every cell whole (default: the table fits the terminal's width, or $COLUMNS; "
+                        "output to a pipe or file is whole)")
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("export", help="dump the dataset or one named graph")

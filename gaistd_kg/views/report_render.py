@@ -44,6 +44,10 @@ PIVOTS: dict[str, tuple[str, Callable[[dict], str], str]] = {
 DISPLAY: dict[str, list[tuple[str, str]]] = {
     "timeline": [("year", "Year · 年份"), ("event", "Event · 事件"), ("kindLabel", "Kind · 类别"),
                  ("jurisdictionLabel", "Jurisdiction · 法域"), ("documents", "Documents · 文件数")],
+    "timeline-months": [("month", "Month · 月份"), ("event", "Event · 事件"), ("kindLabel", "Kind · 类别"),
+                        ("jurisdictionLabel", "Jurisdiction · 法域"), ("documents", "Documents · 文件数")],
+    "application-milestones": [("date", "Date · 日期"), ("doc", "Document · 文件"), ("name", "Name · 名称"),
+                               ("jurisdictionLabel", "Jurisdiction · 法域"), ("applies", "What applies · 适用内容")],
     "gaps": [("kind", "Kind · 类别"), ("concept", "Concept · 概念"), ("label", "Label · 名称"),
              ("jurisdictionLabel", "Jurisdiction · 法域"), ("gap", "Gap · 空白"), ("drafts", "Drafts · 草案")],
     "finding-early-stage": [("kindLabel", "Kind · 类别"), ("documents", "Documents · 文件数"),
@@ -150,6 +154,7 @@ def script_json(data: Any) -> Markup:
 def table_view(table: Table, links: Links) -> dict[str, Any]:
     spec = chart_spec(table)
     return {"name": table.name, "title": table.spec.title, "title_zh": table.spec.title_zh, "about": table.about,
+            "scope": table.scope,
             "spec": script_json(spec) if spec is not None else None,
             "pivot": pivot(table, links) if table.name in PIVOTS else None,
             "display": display(table, links), "long": len(table.rows) > LONG, "count": len(table.rows),
@@ -214,7 +219,7 @@ def render_markdown(report: Report, server: str | None = None) -> str:
     for section in v["sections"]:
         lines += [f"## {section['title']} · {section['title_zh']}", ""]
         for t in section["tables"]:
-            lines += [f"### {t['title']} · {t['title_zh']}", "", t["about"], ""]
+            lines += [f"### {t['title']} · {t['title_zh']}", "", t["about"], "", f"*{t['scope']}*", ""]
             files = [f"[CSV]({t['csv']})", f"[JSON]({t['json']})"]
             if t["rq"]:
                 files.append(f"[query]({t['rq']})")

@@ -15,6 +15,9 @@ import pyoxigraph as ox
 from gaistd_kg.iris import ROOT
 
 QUERY_DIR = ROOT / "queries" / "report"
+SCOPE = ("Scope: the catalogue as docs/scope.md defines it (generative-AI-specific, general-AI and horizontal "
+         "instruments of the covered jurisdictions and international bodies); a count compares what the catalogue "
+         "holds, not the world.")
 XSD = "http://www.w3.org/2001/XMLSchema#"
 INTEGER_TYPES = {XSD + t for t in ("integer", "int", "long", "short", "nonNegativeInteger", "positiveInteger")}
 
@@ -43,7 +46,11 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("documents-per-layer", "Documents per layer and jurisdiction", "各层级各法域文件数", "layers"),
     TableSpec("documents-per-sub-area", "Documents per sub-area and jurisdiction", "各子领域各法域文件数", "layers"),
     TableSpec("risk-coverage", "Documents addressing each risk, per jurisdiction", "各法域应对各风险的文件数", "risks"),
-    TableSpec("timeline", "Documents issued and taking effect per year", "每年发布与实施的文件数", "timeline"),
+    TableSpec("timeline", "Documents issued, taking effect and reaching an application milestone per year",
+              "每年发布、实施与进入适用节点的文件数", "timeline"),
+    TableSpec("timeline-months", "The same per month, since January 2022", "2022年1月以来按月统计", "timeline"),
+    TableSpec("application-milestones", "Application milestones: the dates from which part of a document applies",
+              "适用节点：文件部分条款开始适用的日期", "timeline"),
     TableSpec("gaps", "Sub-areas and risks with no published document", "无已发布文件的子领域与风险", "gaps"),
     TableSpec("finding-standards-per-layer", "Standardization deliverables per layer (finding a)",
               "各层级标准化文件数（结论 a）", "findings"),
@@ -80,10 +87,19 @@ class Table:
         if self.query is None:
             return ("Computed from the tables named in each row: the rule stated, the figures that decide it, "
                     "and the verdict (supported / not supported / not measurable).")
-        return query_comment(self.query)
+        return query_comment(self.query, scope=False)
+
+    @property
+    def scope(self) -> str:
+        """The scope the table's comparison rests on: the query's ``# Scope:`` line (every report query has one; a
+        table computed from others rests on theirs)."""
+        if self.query is None:
+            return SCOPE
+        return query_comment(self.query, scope=True) or SCOPE
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.spec.title, "titleZh": self.spec.title_zh, "about": self.about,
+                "scope": self.scope,
                 "query": f"queries/report/{self.name}.rq" if self.query is not None else None,
                 "columns": self.columns, "rows": self.rows}
 
@@ -104,12 +120,19 @@ def query_text(name: str, folder: Path = QUERY_DIR) -> str:
     return (Path(folder) / f"{name}.rq").read_text(encoding="utf-8")
 
 
-def query_comment(text: str) -> str:
+def query_comment(text: str, scope: bool | None = None) -> str:
+    """The query's leading comment as one line: all of it (``scope=None``), without its ``Scope:`` paragraph
+    (``False``), or only that paragraph (``True``)."""
     lines = []
+    in_scope = False
     for line in text.splitlines():
         if not line.startswith("#"):
             break
-        lines.append(line.lstrip("#").strip())
+        words = line.lstrip("#").strip()
+        if words.startswith("Scope:"):
+            in_scope = True
+        if scope is None or scope == in_scope:
+            lines.append(words)
     return " ".join(lines)
 
 

@@ -371,7 +371,11 @@ def _answer(op: Operation) -> Response:
     backend = get_backend()
     allow = tuple(current_app.config["SERVICE_ALLOWLIST"])
     try:
-        info = query.check_query(op.text, allow)
+        prepared = query.with_known_prefixes(op.text)
+    except query.QuerySyntaxError as exc:
+        return _error(400, f"malformed query: {exc}")
+    try:
+        info = query.check_query(prepared.text, allow)
         query.check_dataset(op.dataset.default_graphs, "default-graph-uri")
         query.check_dataset(op.dataset.named_graphs, "named-graph-uri")
     except query.QueryRefused as exc:
@@ -391,16 +395,16 @@ def _answer(op: Operation) -> Response:
     cached = None if info.services else backend.cache.get(key)
     try:
         try:
-            result = cached or pool.run(op.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info,
+            result = cached or pool.run(prepared.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info,
                                         **limits)
         except query.QueryUnavailable:
             if backend.pool() is pool:
                 raise
             # a new build was published while this pool started (its store may be pruned already): ask the new one
-            result = backend.pool().run(op.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info,
+            result = backend.pool().run(prepared.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info,
                                         **limits)
     except query.QuerySyntaxError as exc:
-        return _error(400, f"malformed query: {exc}")
+        return _error(400, f"malformed query: {prepared.syntax_error(exc)}")
     except (query.QueryTimeout, query.QueryMemoryExceeded) as exc:
         return _error(503, str(exc))
     except query.QueryUnavailable as exc:
@@ -454,7 +458,7 @@ def service_description(token: str | None) -> Response:
         return _error(503, f"cannot count the graphs for the service description now: {exc}")
     body = ox.serialize(description_triples(request.base_url, counts, current_app.config["SERVICE_ALLOWLIST"]),
                         format=fmt.ox, prefixes={"sd": str(SD), "void": "http://rdfs.org/ns/void#",
-                                                 "formats": "http://www.w3.org/ns/formats/"})
+                                                 "formats": "http://www.w3.org/ns/formats/", "sh": SH_NS})
     resp = _body_response(body, fmt.content_type, gz)
     _cache_headers(resp, tag, backend)
     return resp
@@ -474,6 +478,12 @@ def description_triples(endpoint_url: str, counts: dict[str, int], allowlist) ->
     if allowlist:
         t.append(ox.Triple(svc, n(sd + "feature"), n(sd + "BasicFederatedQuery")))
     t += [ox.Triple(svc, n(sd + "resultFormat"), n(f.iri)) for f in formats.FORMATS if f.iri]
+    # The prefixes a query may use without declaring them (query/prefixes.py), as SHACL's prefix declarations.
+    for prefix, ns in PREFIXES.items():
+        decl = ox.BlankNode()
+        t += [ox.Triple(svc, n(SH_NS + "declare"), decl),
+              ox.Triple(decl, n(SH_NS + "prefix"), ox.Literal(prefix)),
+              ox.Triple(decl, n(SH_NS + "namespace"), ox.Literal(ns, datatype=n(_XSD_ANYURI)))]
     dataset, default = ox.BlankNode(), ox.BlankNode()
     t += [ox.Triple(svc, n(sd + "defaultDataset"), dataset),
           ox.Triple(dataset, n(RDF_TYPE), n(sd + "Dataset")),
@@ -492,6 +502,8 @@ def description_triples(endpoint_url: str, counts: dict[str, int], allowlist) ->
 
 
 _XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+_XSD_ANYURI = "http://www.w3.org/2001/XMLSchema#anyURI"
+SH_NS = PREFIXES["sh"]
 
 _MINIMAL_FORM = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>GAISTD-KG SPARQL endpoint</title></head><body>
