@@ -185,3 +185,18 @@ def test_changes_page_and_atom_feed_list_dated_events_newest_first(real_app):
     assert not feed.bozo, feed.get("bozo_exception")
     assert len(feed.entries) == 100 and feed.feed.title.startswith("GAISTD-KG")
     assert all(e.link.startswith("http") for e in feed.entries)
+
+
+def test_kept_answers_are_per_arguments_language_and_host(real_app):
+    """/documents keeps its rendered answers per process: a repeat is the same bytes, while another filter, another
+    language (by ?lang= or Accept-Language) or another host gets its own answer, never one kept for someone else."""
+    with real_app.test_client() as c:
+        first = c.get("/documents?jurisdiction=cn").data
+        assert c.get("/documents?jurisdiction=cn").data == first
+        assert c.get("/documents?jurisdiction=jp").data != first
+        zh = c.get("/documents?jurisdiction=cn", headers={"Accept-Language": "zh"}).data
+        assert b'<html lang="zh">' in zh and b'<html lang="en">' in first
+        assert b'<html lang="zh">' in c.get("/documents?jurisdiction=cn&lang=zh").data
+        other_host = c.get("/documents?format=bibtex&jurisdiction=cn", base_url="http://elsewhere.example").data
+        here = c.get("/documents?format=bibtex&jurisdiction=cn").data
+        assert b"elsewhere.example" in other_host and b"elsewhere.example" not in here

@@ -5,6 +5,7 @@ translates between HTTP and it."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -39,11 +40,14 @@ def short(key: str, value: str) -> str:
 
 def parse_filters(t: cat.Table) -> dict[str, list[str]]:
     """Facet arguments (short names, as in shareable URLs) to the values of the table; unknown names match nothing."""
-    known: dict[str, dict[str, str]] = {k: {} for k in cat.FACETS}
-    for row in t.rows:
-        for key in cat.FACETS:
-            for v in row.facet_values(key):
-                known[key][short(key, v)] = v
+    known = pages.per_build_memo("gaistd.catalogue_short_names", pages.current_store())
+    if not known:
+        names: dict[str, dict[str, str]] = {k: {} for k in cat.FACETS}
+        for row in t.rows:
+            for key in cat.FACETS:
+                for v in row.facet_values(key):
+                    names[key][short(key, v)] = v
+        known.update(names)  # whole, in one step: another thread sees all of it or none
     out: dict[str, list[str]] = {}
     for key in cat.FACETS:
         wanted = [w for w in request.args.getlist(key) if w]
@@ -66,8 +70,35 @@ def href(args: dict[str, Any]) -> str:
     return "?" + urlencode(args, doseq=True)
 
 
+_MEMO_LOCK = threading.Lock()  # gthread workers serve requests on several threads
+CACHED_PAGES = 512  # rendered /documents answers kept per process (a few MB): a pure function of the key below
+
+
 @bp.get("/documents")
 def documents() -> Response:
+    """The catalogue page or a download. Each answer is a function of the build, the arguments, the language chosen,
+    the host (downloads carry absolute links) and the day (citations carry the access date): kept per process, at
+    most ``CACHED_PAGES``, least recently used first out, emptied by a new build."""
+    opened = pages.current_store()
+    key = (tuple(sorted(request.args.items(multi=True))), pages.chosen_lang(), request.host_url, request.script_root,
+           datetime.now(timezone.utc).date().isoformat())
+    memo = pages.per_build_memo("gaistd.catalogue_pages", opened)
+    with _MEMO_LOCK:
+        hit = memo.pop(key, None)
+        if hit is not None:
+            memo[key] = hit  # most recently used last
+    if hit is None:
+        resp = _documents()
+        hit = (resp.get_data(), resp.status_code, [(k, v) for k, v in resp.headers.items() if k != "Content-Length"])
+        with _MEMO_LOCK:
+            memo[key] = hit
+            while len(memo) > CACHED_PAGES:
+                memo.pop(next(iter(memo)))
+    body, status, headers = hit
+    return Response(body, status=status, headers=headers)
+
+
+def _documents() -> Response:
     t, opened = table()
     filters = parse_filters(t)
     how = request.args.get("sort", "-issued")

@@ -311,6 +311,16 @@ def describe_links(iri: str) -> dict[str, str]:
     return {"ui": ui or "", "raw": request.script_root + "/sparql?" + urlencode({"query": query})}
 
 
+def per_build_memo(name: str, opened: Any) -> dict:
+    """A dict kept in the app for the served build, emptied when another build is served."""
+    key = (opened.build_id, opened.built_at)
+    held = current_app.extensions.get(name)
+    if held is None or held[0] != key:
+        held = (key, {})
+        current_app.extensions[name] = held
+    return held[1]
+
+
 def catalogue_table() -> Any:
     """The catalogue table of the served build (views.catalogue), read once per build and process."""
     from gaistd_kg.views import catalogue as cat
