@@ -43,6 +43,7 @@ def options(host: str, port: int, workers: int | None = None, threads: int = 4) 
         "timeout": 60,            # a worker silent this long is restarted (queries have their own 10 s deadline)
         "graceful_timeout": 20,
         "keepalive": 5,
+        "limit_request_line": 16384,  # SPARQL clients send long queries by GET (gunicorn's default is 4094 bytes)
         "accesslog": "-",
         "errorlog": "-",
         "preload_app": False,
