@@ -29,7 +29,6 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, RDFS, SKOS, VOID, XSD
 
 from . import export
-from gaistd_kg import formats
 from gaistd_kg.iris import GRAPH, ID_BASE, ONTOLOGY_NS, SD, bind_prefixes, prefixed
 
 LABEL_PREDICATES = tuple(ox.NamedNode(str(p)) for p in (SKOS.prefLabel, RDFS.label, DCTERMS.title))
@@ -269,7 +268,7 @@ def serialize_description(desc: Description, fmt: str) -> bytes:
             scratch.add(q)
     out = io.BytesIO()
     export.export(scratch, out, tuple(GRAPH), fmt)
-    if formats.lookup(fmt, formats.GRAPH).ox.supports_datasets and export.format_name(fmt) != "jsonld":
+    if export.keeps_graphs(fmt):
         union = {q.triple for q in scratch}
         out.write(ox.serialize(sorted(union, key=str), format=ox.RdfFormat.N_TRIPLES)
                   if export.format_name(fmt) == "nq" else _trig_default_graph(union))

@@ -14,6 +14,7 @@ with ``Vary: Accept``, ``Content-Location`` and a ``Link`` header to the RDF, as
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +25,7 @@ from rdflib.namespace import OWL
 
 from gaistd_kg.iris import BASE, GRAPH, ONTOLOGY_IRI, ROOT, SHAPES_NS, bind_prefixes
 from gaistd_kg.pipeline import load
-from gaistd_kg.views import export
+from gaistd_kg.views import describe, export
 from . import dumps, pages
 
 bp = Blueprint("linked", __name__)
@@ -146,3 +147,27 @@ def cite() -> Response:
                                     version=versions[0] if versions else "", dataset=URIRef(BASE + "dataset"),
                                     title=dumps.DATASET_TITLE["en"]),
                     content_type="text/html; charset=utf-8")
+
+
+# --- the terms context and the framed JSON-LD of a resource --------------------------------------------------------
+
+@bp.get("/terms.jsonld")
+def terms() -> Response:
+    body = json.dumps(export.terms_context(), indent=2, ensure_ascii=False) + "\n"
+    resp = Response(body, mimetype="application/ld+json")
+    resp.cache_control.max_age = 86400
+    resp.cache_control.public = True
+    return resp
+
+
+@bp.get("/id/<kind>/<path:slug>.framed.jsonld")
+def framed(kind: str, slug: str) -> Response:
+    """One resource as one JSON object: its facts under the terms of ``/terms.jsonld`` (inlined), blank nodes
+    embedded, IRIs as compact strings; what a notebook turns into a table row."""
+    opened = pages.current_store()
+    desc = describe.describe(opened.store, pages.iri_for(f"/id/{kind}/{slug}"))
+    if not desc.facts:
+        return pages.not_found(desc.iri.value)
+    body = json.dumps(export.framed(desc.iri, desc.facts, desc.nested, export.terms_context()), indent=2,
+                      ensure_ascii=False) + "\n"
+    return Response(body, mimetype="application/ld+json")

@@ -72,7 +72,7 @@ BY_EXT = {f.extension: f for f in RDF_FORMATS}
 
 
 def keeps_graphs(fmt: RdfFormat) -> bool:
-    return bool(fmt.ox is not None and fmt.ox.supports_datasets)
+    return export.keeps_graphs(fmt.name)
 
 
 def negotiate() -> RdfFormat | str | None:
