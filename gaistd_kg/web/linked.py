@@ -31,20 +31,24 @@ from . import dumps, pages
 bp = Blueprint("linked", __name__)
 
 
-def graph_response(g: Graph, path: str, ext: str | None, html: Callable[[str], str]) -> Response:
-    """``g`` at ``path`` in the format of ``ext`` or of ``Accept``; ``html(turtle)`` renders the HTML view."""
+def graph_response(g: Graph, path: str, ext: str | None, html: Callable[[str, list], str]) -> Response:
+    """``g`` at ``path`` in the format of ``ext`` or of ``Accept``; ``html(turtle, alternates)`` renders the HTML
+    view (``alternates``: the RDF representations, for the page's head)."""
     fmt = ("html" if ext == "html" else pages.BY_EXT[ext]) if ext else pages.negotiate()
     if fmt is None:
         return pages.not_acceptable()
     local = request.script_root + path
     if fmt == "html":
-        return pages.finish(html(g.serialize(format="longturtle")), "text/html; charset=utf-8", ext is None,
+        return pages.finish(html(g.serialize(format="longturtle"), pages.format_links(local)), "text/html; charset=utf-8", ext is None,
                             local + ".html", alternates=local)
     assert isinstance(fmt, pages.RdfFormat)
     if fmt.extension == "jsonld":
         body = g.serialize(format="json-ld", context=export.context()["@context"], auto_compact=True)
-    else:
-        body = g.serialize(format="longturtle" if fmt.extension == "ttl" else fmt.rdflib)
+    elif fmt.extension == "ttl":
+        body = g.serialize(format="longturtle")
+    else:  # Oxigraph writes quad formats of a plain graph (its triples in the default graph); rdflib does not
+        triples = [q.triple for q in ox.parse(g.serialize(format="nt", encoding="utf-8"), ox.RdfFormat.N_TRIPLES)]
+        body = ox.serialize(triples, format=fmt.ox)
     return pages.finish(body, pages.rdf_content_type(fmt, ext is None), ext is None, f"{local}.{fmt.extension}",
                         alternates=local)
 
@@ -63,7 +67,8 @@ def dataset_graph() -> Graph:
 
 def dataset_response(ext: str | None) -> Response:
     return graph_response(dataset_graph(), "/dataset", ext,
-                          lambda turtle: render_template("void.html", turtle=turtle))
+                          lambda turtle, alternates: render_template("void.html", turtle=turtle,
+                                                                     alternates=alternates))
 
 
 @bp.get("/dataset")
@@ -120,8 +125,8 @@ def shapes_response(ext: str | None) -> Response:
     g = shapes_graph()
     if len(g) == 0:
         return pages.not_found(SHAPES_NS)
-    return graph_response(g, "/shapes", ext, lambda turtle: render_template("rdfdoc.html", title="SHACL shapes",
-                                                                             iri=SHAPES_NS, turtle=turtle))
+    return graph_response(g, "/shapes", ext, lambda turtle, alternates: render_template(
+        "rdfdoc.html", title="SHACL shapes", iri=SHAPES_NS, turtle=turtle, alternates=alternates))
 
 
 @bp.get("/shapes")
