@@ -66,7 +66,9 @@ FORMATS: tuple[Format, ...] = (
          keywords=("turtle", "n3"), rdflib="turtle"),
     _row("jsonld", GRAPH, R.JSON_LD, "JSON-LD", iri="http://www.w3.org/ns/formats/JSON-LD", keywords=("json-ld",),
          rdflib="json-ld", aliases=("application/json",)),
-    _row("nt", GRAPH, R.N_TRIPLES, "N-Triples", keywords=("ntriples", "n-triples"), rdflib="nt"),
+    # text/plain: N-Triples' media type before application/n-triples, what rdflib's Graph.parse(url, format="nt") asks
+    _row("nt", GRAPH, R.N_TRIPLES, "N-Triples", keywords=("ntriples", "n-triples"), rdflib="nt",
+         aliases=("text/plain",)),
     _row("rdf", GRAPH, R.RDF_XML, "RDF/XML", keywords=("rdfxml", "rdf+xml", "rdf/xml"), rdflib="xml"),
     _row("trig", GRAPH, R.TRIG, "TriG", rdflib="trig"),
     _row("nq", GRAPH, R.N_QUADS, "N-Quads", keywords=("nquads", "n-quads"), rdflib="nquads"),

@@ -49,8 +49,7 @@ def graph_response(g: Graph, path: str, ext: str | None, html: Callable[[str, li
     else:  # Oxigraph writes quad formats of a plain graph (its triples in the default graph); rdflib does not
         triples = [q.triple for q in ox.parse(g.serialize(format="nt", encoding="utf-8"), ox.RdfFormat.N_TRIPLES)]
         body = ox.serialize(triples, format=fmt.ox)
-    return pages.finish(body, pages.rdf_content_type(fmt, ext is None), ext is None, f"{local}.{fmt.extension}",
-                        alternates=local)
+    return pages.finish(body, pages.rdf_content_type(fmt, ext is None), ext is None, f"{local}.{fmt.extension}")
 
 
 # --- the dataset ---------------------------------------------------------------------------------------------------

@@ -459,7 +459,8 @@ def finish(body: Any, content_type: str, by_accept: bool, location: str | None =
 
 def link_header(path: str) -> str:
     """``Link`` to every RDF representation of the resource at ``path`` (RFC 8288), as the page's
-    ``<link rel="alternate">`` elements say in HTML."""
+    ``<link rel="alternate">`` elements say in HTML. Sent with HTML only: PyLD 2 fails on a JSON-LD answer that has
+    more than one ``rel="alternate"`` link."""
     return ", ".join(f'<{f["href"]}>; rel="alternate"; type="{f["media"]}"' for f in format_links(path))
 
 
@@ -517,7 +518,7 @@ def serve_description(path: str, ext: str | None, extra: dict[str, Any] | None =
     else:
         assert isinstance(fmt, RdfFormat)
         resp = finish(d.serialize_description(desc, fmt.extension), rdf_content_type(fmt, ext is None), ext is None,
-                      f"{local}.{fmt.extension}", alternates=local)
+                      f"{local}.{fmt.extension}")
     return revalidation_headers(resp, etag, opened.built_at) if etag and resp.status_code == 200 else resp
 
 
