@@ -18,11 +18,12 @@ from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, OWL, RDF, VOID, XSD
 
-from conftest import DOC_IRI, FIXTURE_BUILD_ID, _close_app, fixture_graphs, make_build
+from conftest import DOC_IRI, FIXTURE_BUILD_ID, REPO, _close_app, fixture_graphs, make_build
 from gaistd_kg.iris import GRAPH, ONTOLOGY_IRI
 
 DOC = "/id/document/gb-t-45654-2025"
 VERSION_IRI = URIRef("https://w3id.org/gaistd/ontology/0.1.0")
+REPO_DOCS = REPO / "docs" / "w3id"
 DATASET = URIRef("https://w3id.org/gaistd/dataset")
 SH_NODE_SHAPE = URIRef("http://www.w3.org/ns/shacl#NodeShape")
 
@@ -224,3 +225,33 @@ def test_dataset_meta_facts_are_in_its_description(client):
     """What the build's meta graph says about the dataset (its build identifier) is part of ``/dataset``."""
     g = Graph().parse(data=fetch(client, "/dataset.ttl").data, format="turtle")
     assert g.value(DATASET, DCTERMS.identifier) == Literal(FIXTURE_BUILD_ID)
+
+
+# --- the w3id.org redirect rules -------------------------------------------------------------------------------------
+
+def htaccess_rules() -> list[tuple[str, str, str]]:
+    """(Accept condition, path pattern, target extension) of each content-negotiation rule of docs/w3id/.htaccess."""
+    text = (REPO_DOCS / ".htaccess").read_text(encoding="utf-8")
+    rules = []
+    for block in text.split("\n\n"):
+        accept = re.search(r"RewriteCond %\{HTTP_ACCEPT\} ([^!\s]\S*)", block)
+        rule = re.search(r"RewriteRule (\S+) %\{ENV:GAISTD_SERVER\}/\$1\.(\w+) \[R=303,L\]", block)
+        if accept and rule:
+            rules.append((accept.group(1), rule.group(1), rule.group(2)))
+    return rules
+
+
+def test_w3id_rules_send_each_rdf_client_to_a_url_the_server_answers(client):
+    """Each content-negotiation rule of the w3id.org ``.htaccess`` sends a client to ``<path>.<ext>``: for every kind
+    of IRI the rules cover, the server answers that URL with the media type the rule's Accept condition names."""
+    rules = htaccess_rules()
+    assert {ext for _, _, ext in rules} == {"rdf", "ttl", "jsonld", "nt", "trig", "nq"}
+    samples = [DOC.lstrip("/"), "ontology", "ontology/0.1.0", "dataset", "shapes", "graph/data"]
+    for accept, pattern, ext in rules:
+        media = accept.split("|")[0].replace("\\", "")
+        for path in samples:
+            assert re.fullmatch(pattern, path), (pattern, path)
+            resp = fetch(client, f"/{path}.{ext}")
+            assert resp.status_code == 200 and resp.mimetype == media, (path, ext, resp.status_code)
+    text = (REPO_DOCS / ".htaccess").read_text(encoding="utf-8")
+    assert text.count("GAISTD-SERVER.example.org") == 1  # the one placeholder the operator sets
