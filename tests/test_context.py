@@ -16,7 +16,7 @@ from rdflib.compare import isomorphic
 
 from conftest import DOC_IRI, REPO, _close_app
 from gaistd_kg.pipeline import context as context_mod
-from gaistd_kg.views import export
+from gaistd_kg.views import jsonld as ld
 
 G = "https://w3id.org/gaistd/ontology#"
 
@@ -29,10 +29,10 @@ def ontology() -> Graph:
 def test_every_class_and_property_of_the_ontology_has_a_term(ontology):
     """A term for each of the ontology's classes and properties, named by its local name (``gaistd_<name>`` where the
     local name is a prefix already: ``gaistd:eli`` beside ``eli:``)."""
-    terms = export.ontology_terms(ontology)
+    terms = ld.ontology_terms(ontology)
     assert len(terms) > 100
-    assert export.missing_terms(ontology, export.terms_context()) == []
-    body = export.terms_context()["@context"]
+    assert ld.missing_terms(ontology, ld.terms_context()) == []
+    body = ld.terms_context()["@context"]
     for iri in terms:
         local = iri.rsplit("#", 1)[-1]
         name = local if not isinstance(body.get(local), str) or body[local].startswith("gaistd:") else "gaistd_" + local
@@ -45,18 +45,18 @@ def test_a_term_the_context_lacks_is_found(ontology):
     grown = Graph()
     grown += ontology
     grown.parse(data=f"<{G}BrandNewKind> a <http://www.w3.org/2002/07/owl#Class> .", format="turtle")
-    assert export.missing_terms(grown, export.terms_context()) == [G + "BrandNewKind"]
+    assert ld.missing_terms(grown, ld.terms_context()) == [G + "BrandNewKind"]
 
 
 def test_the_context_file_is_what_the_ontology_and_data_make():
     """``gaistd_kg/views/terms.jsonld`` is current: rerun ``python -m gaistd_kg.pipeline.context`` after changing
     the ontology (or the datatypes the data uses)."""
-    assert export.terms_context() == json.loads(context_mod.render(context_mod.generate(REPO)))
+    assert ld.terms_context() == json.loads(context_mod.render(context_mod.generate(REPO)))
 
 
 def test_coercions(ontology):
     """Object properties hold IRIs, dates are xsd:date, titles and labels are language maps."""
-    body = export.terms_context()["@context"]
+    body = ld.terms_context()["@context"]
     assert body["developedBy"] == {"@id": "gaistd:developedBy", "@type": "@id"}
     assert body["effectiveDate"]["@type"] == "xsd:date" and body["issued"]["@type"] == "xsd:date"
     assert body["title"] == {"@id": "dcterms:title", "@container": "@language"}
@@ -68,7 +68,7 @@ def test_coercions(ontology):
 def test_terms_context_is_served(client):
     resp = client.get("/terms.jsonld")
     assert resp.status_code == 200 and resp.mimetype == "application/ld+json"
-    assert resp.json == export.terms_context()
+    assert resp.json == ld.terms_context()
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from rdflib import Literal
 
 from gaistd_kg.iris import ROOT
-from gaistd_kg.views import export
+from gaistd_kg.views import jsonld
 from . import load
 
 
@@ -24,9 +24,9 @@ def generate(root: Path = ROOT) -> dict:
     datatypes: dict[str, set[str]] = {}
     for _, p, o in data:
         if isinstance(o, Literal):
-            dt = o.datatype or (export.LANG_STRING if o.language else export.XSD_NS + "string")
+            dt = o.datatype or (jsonld.LANG_STRING if o.language else jsonld.XSD_NS + "string")
             datatypes.setdefault(str(p), set()).add(str(dt))
-    return export.make_terms_context(ontology, datatypes)
+    return jsonld.make_terms_context(ontology, datatypes)
 
 
 def render(ctx: dict) -> str:
@@ -36,8 +36,8 @@ def render(ctx: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     root = Path(args[0]) if args else ROOT
-    export.TERMS_FILE.write_text(render(generate(root)), encoding="utf-8")
-    print(f"wrote {export.TERMS_FILE.name}")
+    jsonld.TERMS_FILE.write_text(render(generate(root)), encoding="utf-8")
+    print(f"wrote {jsonld.TERMS_FILE.name}")
     return 0
 
 

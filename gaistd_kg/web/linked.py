@@ -25,7 +25,7 @@ from rdflib.namespace import OWL
 
 from gaistd_kg.iris import BASE, GRAPH, ONTOLOGY_IRI, ROOT, SHAPES_NS, bind_prefixes
 from gaistd_kg.pipeline import load
-from gaistd_kg.views import describe, export
+from gaistd_kg.views import describe, export, jsonld
 from . import dumps, pages
 
 bp = Blueprint("linked", __name__)
@@ -157,7 +157,7 @@ def cite() -> Response:
 
 @bp.get("/terms.jsonld")
 def terms() -> Response:
-    body = json.dumps(export.terms_context(), indent=2, ensure_ascii=False) + "\n"
+    body = json.dumps(jsonld.terms_context(), indent=2, ensure_ascii=False) + "\n"
     resp = Response(body, mimetype="application/ld+json")
     resp.cache_control.max_age = 86400
     resp.cache_control.public = True
@@ -172,6 +172,6 @@ def framed(kind: str, slug: str) -> Response:
     desc = describe.describe(opened.store, pages.iri_for(f"/id/{kind}/{slug}"))
     if not desc.facts:
         return pages.not_found(desc.iri.value)
-    body = json.dumps(export.framed(desc.iri, desc.facts, desc.nested, export.terms_context()), indent=2,
+    body = json.dumps(jsonld.framed(desc.iri, desc.facts, desc.nested, jsonld.terms_context()), indent=2,
                       ensure_ascii=False) + "\n"
     return Response(body, mimetype="application/ld+json")
