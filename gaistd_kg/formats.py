@@ -62,11 +62,13 @@ FORMATS: tuple[Format, ...] = (
     _row("html", TABULAR, None, "HTML table", media_type="text/html", extension="html",
          aliases=("application/xhtml+xml",), iri="https://www.iana.org/assignments/media-types/text/html"),
     # graph: CONSTRUCT / DESCRIBE results and RDF descriptions
-    _row("ttl", GRAPH, R.TURTLE, "Turtle", aliases=("application/x-turtle", "application/turtle"),
+    _row("ttl", GRAPH, R.TURTLE, "Turtle", aliases=("application/x-turtle", "application/turtle", "text/n3"),
          keywords=("turtle", "n3"), rdflib="turtle"),
     _row("jsonld", GRAPH, R.JSON_LD, "JSON-LD", iri="http://www.w3.org/ns/formats/JSON-LD", keywords=("json-ld",),
-         rdflib="json-ld"),
-    _row("nt", GRAPH, R.N_TRIPLES, "N-Triples", keywords=("ntriples", "n-triples"), rdflib="nt"),
+         rdflib="json-ld", aliases=("application/json",)),
+    # text/plain: N-Triples' media type before application/n-triples, what rdflib's Graph.parse(url, format="nt") asks
+    _row("nt", GRAPH, R.N_TRIPLES, "N-Triples", keywords=("ntriples", "n-triples"), rdflib="nt",
+         aliases=("text/plain",)),
     _row("rdf", GRAPH, R.RDF_XML, "RDF/XML", keywords=("rdfxml", "rdf+xml", "rdf/xml"), rdflib="xml"),
     _row("trig", GRAPH, R.TRIG, "TriG", rdflib="trig"),
     _row("nq", GRAPH, R.N_QUADS, "N-Quads", keywords=("nquads", "n-quads"), rdflib="nquads"),
@@ -84,6 +86,17 @@ INPUT_SUFFIXES: dict[str, Format] = {
 GRAPH_READINGS = {"xml": "rdf", "json": "jsonld"}
 
 BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
+
+# Aliases answered under the media type the client asked for: Turtle is N3 (N3 extends it), and JSON-LD is JSON (a
+# plain JSON client that asks for application/json gets the JSON-LD, labelled as what it accepts).
+ANSWERED_AS_ASKED = frozenset({"text/n3", "application/json"})
+
+
+def content_type_for(fmt: Format, asked: str | None) -> str:
+    """The Content-Type of ``fmt`` sent to a client whose Accept chose ``asked`` (a media type, or None)."""
+    if asked in ANSWERED_AS_ASKED and asked in fmt.aliases:
+        return f"{asked}; charset=utf-8" if asked.startswith("text/") else asked
+    return fmt.content_type
 
 
 class UnknownFormat(ValueError):

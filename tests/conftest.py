@@ -188,7 +188,7 @@ def start_server(build_dir: Path, log: Path, config: Mapping[str, object] | None
         env[f"GAISTD_{key}"] = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
     cmd = [*prefix, sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-           "--chdir", str(REPO), *extra_args, "server:app"]
+           "--chdir", str(REPO), "--limit-request-line", "0", *extra_args, "server:app"]
     logf = open(log, "wb")
     try:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=logf, stderr=subprocess.STDOUT)

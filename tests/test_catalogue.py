@@ -7,6 +7,7 @@ import csv
 import io
 import json
 
+import pyoxigraph as ox
 import pytest
 from conftest import _close_app
 from rdflib import Graph
@@ -200,3 +201,19 @@ def test_kept_answers_are_per_arguments_language_and_host(real_app):
         other_host = c.get("/documents?format=bibtex&jurisdiction=cn", base_url="http://elsewhere.example").data
         here = c.get("/documents?format=bibtex&jurisdiction=cn").data
         assert b"elsewhere.example" in other_host and b"elsewhere.example" not in here
+
+
+def test_csv_gives_iris_beside_labels_for_kind_and_scope(real_app, opened):
+    """Read with the standard library, every row's kind IRI is the document's class in the data graph (its label
+    beside it), and its scope IRIs are the document's ``gaistd:scopeCategory`` values."""
+    rows = list(csv.DictReader(io.StringIO(real_app.test_client().get("/documents?format=csv").get_data(as_text=True))))
+    assert rows and {"kind_iri", "kind_label", "scope_iri"} <= set(rows[0])
+    data = ox.NamedNode("https://w3id.org/gaistd/graph/data")
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    scope = ox.NamedNode("https://w3id.org/gaistd/ontology#scopeCategory")
+    for r in rows:
+        doc = ox.NamedNode(r["iri"])
+        types = {q.object.value for q in opened.store.quads_for_pattern(doc, rdf_type, None, data)}
+        assert r["kind_iri"] in types and r["kind_label"], r["iri"]
+        scopes = {q.object.value for q in opened.store.quads_for_pattern(doc, scope, None, None)}
+        assert set(filter(None, r["scope_iri"].split("; "))) == scopes, r["iri"]

@@ -43,6 +43,9 @@ def options(host: str, port: int, workers: int | None = None, threads: int = 4) 
         "timeout": 60,            # a worker silent this long is restarted (queries have their own 10 s deadline)
         "graceful_timeout": 20,
         "keepalive": 5,
+        # SPARQL clients send long queries by GET (a 9 kB query is a 12 kB request line). gunicorn caps any value
+        # above 8190 at 8190; only 0 (no limit) admits more: the reverse proxy in front bounds the line instead.
+        "limit_request_line": 0,
         "accesslog": "-",
         "errorlog": "-",
         "preload_app": False,

@@ -197,7 +197,8 @@ def sort_rows(rows: list[Row], table: Table, how: str) -> list[Row]:
 
 CSV_COLUMNS = ("iri", "identifier", "title_en", "title_original", "kind", "status", "status_iri", "jurisdiction",
                "jurisdiction_iri", "developer", "developer_iri", "publisher", "publisher_iri", "issued",
-               "effective", "official_record", "scope", "risks", "risk_iris", "areas", "area_iris")
+               "effective", "official_record", "scope", "risks", "risk_iris", "areas", "area_iris", "kind_iri",
+               "kind_label", "scope_iri")
 
 
 def _labels(table: Table, key: str, values: Iterable[str]) -> str:
@@ -219,7 +220,9 @@ def to_csv(table: Table, rows: list[Row]) -> str:
                     _labels(table, "publisher", v.get("publisher", ())), "; ".join(sorted(v.get("publisher", ()))),
                     r.issued, r.effective, r.record, _labels(table, "scope", v.get("scope", ())),
                     _labels(table, "risk", v.get("risk", ())), "; ".join(sorted(v.get("risk", ()))),
-                    _labels(table, "area", v.get("area", ())), "; ".join(sorted(v.get("area", ())))])
+                    _labels(table, "area", v.get("area", ())), "; ".join(sorted(v.get("area", ()))),
+                    GAISTD_NS + r.kind if r.kind else "", label(table, "kind", r.kind) if r.kind else "",
+                    "; ".join(sorted(v.get("scope", ())))])
     return out.getvalue()
 
 

@@ -257,7 +257,10 @@ def curie(iri: str) -> str:
 def serialize_description(desc: Description, fmt: str) -> bytes:
     """The description in ``fmt`` (a name or extension of a graph format of ``formats.FORMATS``), written by ``export.export``
     so a page and a dump of the same facts come out of one writer: triple formats merge the graphs, quad formats
-    keep them."""
+    keep them and also hold every triple in the default graph.
+
+    The default graph is what a linked-data client reads from a document (Comunica asks for N-Quads first and matches
+    its patterns against the default graph only); as at ``/sparql``, it is the union of the named graphs."""
     scratch = ox.Store()
     ours = {str(iri) for iri in GRAPH.values()}
     for q in desc.quads():
@@ -265,7 +268,16 @@ def serialize_description(desc: Description, fmt: str) -> bytes:
             scratch.add(q)
     out = io.BytesIO()
     export.export(scratch, out, tuple(GRAPH), fmt)
+    if export.keeps_graphs(fmt):
+        union = {q.triple for q in scratch}
+        out.write(ox.serialize(sorted(union, key=str), format=ox.RdfFormat.N_TRIPLES)
+                  if export.format_name(fmt) == "nq" else _trig_default_graph(union))
     return out.getvalue()
+
+
+def _trig_default_graph(triples: Iterable[ox.Triple]) -> bytes:
+    """The triples as a TriG default-graph block, after the named graphs' blocks (N-Triples lines are TriG)."""
+    return b"{\n" + ox.serialize(sorted(triples, key=str), format=ox.RdfFormat.N_TRIPLES) + b"}\n"
 
 
 # --- the ontology documentation ------------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import browse, catalogue, dumps, openapi, pages, report, security, sparql, ui, update
+from . import browse, catalogue, dumps, linked, openapi, pages, report, security, sparql, ui, update
 
 # each exposes ``bp`` (a Blueprint) and optionally ``init_app(app)``; security first: its hooks wrap every response
-MODULES = (security, sparql, update, pages, dumps, ui, report, openapi, browse, catalogue)
+MODULES = (security, sparql, update, pages, dumps, linked, ui, report, openapi, browse, catalogue)
 
 
 def register(app: Flask) -> None:

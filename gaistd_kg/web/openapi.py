@@ -117,6 +117,17 @@ def document() -> dict[str, Any]:
         "/ontology": page,
         "/ontology.{ext}": {"parameters": [ext_param], **page},
         "/dataset": page,
+        "/dataset.{ext}": {"parameters": [ext_param], **page},
+        "/ontology/{version}": {"parameters": [_param("version", "path")], **page},
+        "/shapes": page,
+        "/shapes.{ext}": {"parameters": [ext_param], **page},
+        "/id/{kind}/{slug}.framed.jsonld": {
+            "parameters": [_param("kind", "path", schema={"type": "string", "enum": list(KINDS)}),
+                           _param("slug", "path")],
+            "get": {"summary": "the resource as one compacted JSON-LD object (terms of /terms.jsonld)",
+                    "responses": _responses(200, 404, body=("application/ld+json",))}},
+        "/terms.jsonld": {"get": {"responses": _responses(200, body=("application/ld+json",))}},
+        "/cite": {"get": {"summary": "how to cite and link", "responses": _responses(200, body=("text/html",))}},
         "/dumps/": {"get": {"responses": _responses(200, body=("text/html",))}},
         "/dumps/{name}.{ext}": {"parameters": [
             _param("name", "path", schema={"type": "string", "enum": list(DUMPS)}),

@@ -72,7 +72,7 @@ BY_EXT = {f.extension: f for f in RDF_FORMATS}
 
 
 def keeps_graphs(fmt: RdfFormat) -> bool:
-    return bool(fmt.ox is not None and fmt.ox.supports_datasets)
+    return export.keeps_graphs(fmt.name)
 
 
 def negotiate() -> RdfFormat | str | None:
@@ -80,12 +80,21 @@ def negotiate() -> RdfFormat | str | None:
     accept = request.accept_mimetypes
     if not accept:
         return "html"
-    best = accept.best_match([HTML, "application/xhtml+xml", *formats.offered(formats.GRAPH)])
+    best = best_offer()
     if best is None:
         return None
     if best in (HTML, "application/xhtml+xml"):
         return "html"
     return formats.negotiate(best, formats.GRAPH)
+
+
+def best_offer() -> str | None:
+    return request.accept_mimetypes.best_match([HTML, "application/xhtml+xml", *formats.offered(formats.GRAPH)])
+
+
+def rdf_content_type(fmt: RdfFormat, by_accept: bool) -> str:
+    """``fmt``'s Content-Type; a negotiated ``text/n3`` or ``application/json`` is answered as that type."""
+    return formats.content_type_for(fmt, best_offer() if by_accept else None)
 
 
 def split_ext(path: str) -> tuple[str, str | None]:
@@ -202,6 +211,8 @@ def send_export(selection: str, fmt: RdfFormat, negotiated: bool = False, locati
     resp.vary.add("Accept-Encoding")
     if negotiated:
         resp.vary.add("Accept")
+        if rdf_content_type(fmt, True) != fmt.content_type:
+            resp.content_type = rdf_content_type(fmt, True)
         if location:
             resp.headers["Content-Location"] = location
     return resp
@@ -452,12 +463,22 @@ def render_resource(desc: d.Description, path: str, extra: dict[str, Any] | None
     ), status
 
 
-def finish(body: Any, content_type: str, by_accept: bool, location: str | None = None, status: int = 200) -> Response:
+def finish(body: Any, content_type: str, by_accept: bool, location: str | None = None, status: int = 200,
+           alternates: str | None = None) -> Response:
     resp = Response(body, status=status, content_type=content_type)
     negotiated(resp, by_accept, resp.mimetype == HTML)
     if by_accept and location:
         resp.headers["Content-Location"] = location
+    if alternates and status == 200:
+        resp.headers["Link"] = link_header(alternates)
     return resp
+
+
+def link_header(path: str) -> str:
+    """``Link`` to every RDF representation of the resource at ``path`` (RFC 8288), as the page's
+    ``<link rel="alternate">`` elements say in HTML. Sent with HTML only: PyLD 2 fails on a JSON-LD answer that has
+    more than one ``rel="alternate"`` link."""
+    return ", ".join(f'<{f["href"]}>; rel="alternate"; type="{f["media"]}"' for f in format_links(path))
 
 
 def negotiated(resp: Response, by_accept: bool, html: bool) -> Response:
@@ -510,10 +531,10 @@ def serve_description(path: str, ext: str | None, extra: dict[str, Any] | None =
     local = request.script_root + path
     if fmt == "html":
         html, status = render_resource(desc, local, extra)
-        resp = finish(html, "text/html; charset=utf-8", ext is None, local + ".html", status)
+        resp = finish(html, "text/html; charset=utf-8", ext is None, local + ".html", status, alternates=local)
     else:
         assert isinstance(fmt, RdfFormat)
-        resp = finish(d.serialize_description(desc, fmt.extension), fmt.content_type, ext is None,
+        resp = finish(d.serialize_description(desc, fmt.extension), rdf_content_type(fmt, ext is None), ext is None,
                       f"{local}.{fmt.extension}")
     return revalidation_headers(resp, etag, opened.built_at) if etag and resp.status_code == 200 else resp
 
@@ -569,11 +590,19 @@ def _ontology(ext: str | None) -> Response:
     local = request.script_root + "/ontology"
     if fmt == "html":
         html, hashes = ontology_page(opened)
-        resp = finish(html, "text/html; charset=utf-8", ext is None, local + ".html")
+        resp = finish(with_alternates(html, local), "text/html; charset=utf-8", ext is None, local + ".html",
+                      alternates=local)
         resp.headers["Content-Security-Policy"] = csp(hashes)  # pyLODE inlines its stylesheet
         return resp
     assert isinstance(fmt, RdfFormat)
     return send_export("ontology", fmt, negotiated=ext is None, location=f"{local}.{fmt.extension}")
+
+
+def with_alternates(html: str, path: str) -> str:
+    """pyLODE's page with ``<link rel="alternate">`` to the ontology's RDF in its head."""
+    links = "".join(f'<link rel="alternate" type="{f["media"]}" href="{f["href"]}">\n' for f in format_links(path))
+    head_end = html.find("</head>")
+    return html if head_end < 0 else html[:head_end] + links + html[head_end:]
 
 
 @bp.get("/ontology")

@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_check_request)
     app.teardown_request(_release_slot)
     app.after_request(_harden)
+    app.after_request(_cors)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(Exception, _internal_error)
 
@@ -277,6 +278,26 @@ def _harden(resp: Response) -> Response:
         clean = scrub(body)
         if clean != body:
             resp.set_data(clean)
+    return resp
+
+
+# Every read route may be read by a browser application on any origin: no cookie or credential is ever used, so "*"
+# exposes nothing a plain GET does not. Writes (the update blueprint) stay same-origin.
+CORS_READ_METHODS = ("GET", "HEAD", "OPTIONS")
+CORS_EXPOSED = "ETag, Link, Content-Location, Vary, X-GAISTD-Build"
+CORS_REQUEST_HEADERS = "Accept, Accept-Language, If-None-Match, If-Modified-Since, Range"
+
+
+def _cors(resp: Response) -> Response:
+    if request.method not in CORS_READ_METHODS or request.blueprint == "update":
+        return resp
+    resp.headers.setdefault("Access-Control-Allow-Origin", "*")
+    resp.headers.setdefault("Access-Control-Expose-Headers", CORS_EXPOSED)
+    if request.method == "OPTIONS" and "Access-Control-Allow-Methods" not in resp.headers:  # a preflight
+        resp.headers["Access-Control-Allow-Methods"] = ", ".join(CORS_READ_METHODS)
+        resp.headers["Access-Control-Allow-Headers"] = request.headers.get("Access-Control-Request-Headers",
+                                                                           CORS_REQUEST_HEADERS)
+        resp.headers["Access-Control-Max-Age"] = "86400"
     return resp
 
 

@@ -249,7 +249,7 @@ class Operation:
     kind: str | None                 # "query", "update" or None (no operation: the service description)
     text: str
     dataset: query.Dataset
-    format: str | None               # the ``format`` parameter, if given
+    format: tuple[str, ...]          # the ``format`` / ``output`` values, comma lists split, in the order sent
 
 
 def request_params(raw: bytes, where: str) -> list[tuple[str, str]]:
@@ -310,32 +310,48 @@ def read_operation() -> Operation:
         raise ProtocolError(400, "a request carries either a query or an update, not both")
     default = absolute_iris(params, "default-graph-uri", "named-graph-uri")
     named = tuple(v for k, v in params if k == "named-graph-uri")
-    fmt = [v for k, v in params if k == "format"]
+    fmt = format_tokens(params)
     dataset = query.Dataset(default, named)
     if updates:
         if request.method != "POST":
             raise ProtocolError(400, "SPARQL Update must be sent with POST (SPARQL 1.1 Protocol, 2.2)")
-        return Operation("update", updates[0], dataset, None)
+        return Operation("update", updates[0], dataset, ())
     if queries:
-        return Operation("query", queries[0], dataset, fmt[-1] if fmt else None)
+        return Operation("query", queries[0], dataset, fmt)
     if request.method == "POST":
         raise ProtocolError(400, "no query: send query=… (form) or a body of type " + DIRECT_QUERY)
-    return Operation(None, "", dataset, fmt[-1] if fmt else None)
+    return Operation(None, "", dataset, fmt)
 
 
-def choose_format(kind: str, token: str | None) -> formats.Format:
-    """The ``format`` parameter if given, else the best of the offered types for the Accept header (406 if none)."""
+def format_tokens(params: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The formats a request names, in order: every ``format`` and ``output`` value (Fuseki's and Virtuoso's name for
+    it), each split at commas. SPARQLWrapper sends ``format=application/ld+json,application/x-json+ld`` beside
+    ``format=json-ld`` for a CONSTRUCT as JSON-LD."""
+    return tuple(t.strip() for k, v in params if k in ("format", "output") for t in v.split(",") if t.strip())
+
+
+def choose_format(kind: str, tokens: tuple[str, ...] | str | None) -> formats.Format:
+    """The first named format that can carry the answer, else the best of the offered types for the Accept header.
+
+    A request naming formats of which none is one of ours gets 400; naming only formats of the other kind, 406."""
     offered = formats.of_kind(kind)
-    if token:
-        try:
-            return formats.lookup(token, kind)
-        except formats.UnknownFormat:
+    tokens = (tokens,) if isinstance(tokens, str) else tuple(tokens or ())
+    if tokens:
+        for token in tokens:
             try:
-                formats.lookup(token)
+                return formats.lookup(token, kind)
+            except formats.UnknownFormat:
+                continue
+        errors, known = [], []
+        for token in tokens:
+            try:
+                known.append(formats.lookup(token))
             except formats.UnknownFormat as exc:
-                raise ProtocolError(400, str(exc)) from None
-            raise ProtocolError(406, f"format={token} cannot carry this answer; offered: "
-                                     + formats.describe(offered)) from None
+                errors.append(str(exc))
+        if not known:
+            raise ProtocolError(400, errors[0])
+        raise ProtocolError(406, f"format={','.join(tokens)} cannot carry this answer; offered: "
+                                 + formats.describe(offered))
     accept = request.accept_mimetypes
     best = accept.best_match(formats.offered(kind)) if accept.provided else offered[0].media_type
     if best is None:
@@ -362,7 +378,10 @@ def endpoint():
             return service_description(op.format)
         return _answer(op)
     except ProtocolError as exc:
-        return _error(exc.status, str(exc))
+        resp = _error(exc.status, str(exc))
+        if exc.status == 406:
+            resp.vary.add("Accept")  # the answer depended on Accept: a cache must not give it to another client
+        return resp
     except StoreMissing as exc:
         return _error(503, str(exc))
 
@@ -435,16 +454,16 @@ def _answer(op: Operation) -> Response:
 
 # --- service description --------------------------------------------------------------------------------------------
 
-def service_description(token: str | None) -> Response:
+def service_description(tokens: tuple[str, ...]) -> Response:
     """GET /sparql without a query: a SPARQL 1.1 Service Description, or for a browser the query UI."""
     offered = [f.media_type for f in formats.of_kind(GRAPH)] + ["text/html"]
     accept = request.accept_mimetypes
-    if token is None and accept.provided and accept.best_match(offered) == "text/html":
+    if not tokens and accept.provided and accept.best_match(offered) == "text/html":
         ui = current_app.view_functions.get("ui.index")
         if ui is not None:
             return current_app.make_response(ui())
         return Response(_MINIMAL_FORM, content_type="text/html; charset=utf-8")
-    fmt = choose_format(GRAPH, token)
+    fmt = choose_format(GRAPH, tokens)
     backend = get_backend()
     backend.pool()
     gz = _wants_gzip()
