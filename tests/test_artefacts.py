@@ -50,7 +50,12 @@ def test_the_build_writes_the_ontology_page_and_the_app_serves_it_without_pylode
     with app.test_client() as c:
         resp = c.get("/ontology", headers={"Accept": "text/html"})
     assert resp.status_code == 200
-    assert resp.get_data(as_text=True) == page.read_text(encoding="utf-8")
+    # the build's page, with the <link rel="alternate"> elements to the ontology's RDF put in its head
+    from gaistd_kg.web import pages
+
+    with app.test_request_context("/ontology"):
+        expected = pages.with_alternates(page.read_text(encoding="utf-8"), "/ontology")
+    assert resp.get_data(as_text=True) == expected
 
 
 def test_a_build_with_the_same_ontology_reuses_its_page(built, tmp_path, monkeypatch):
