@@ -94,15 +94,18 @@ def dataset_options(dataset: Dataset | None, union: bool = True) -> dict:
 
 def execute(store: ox.Store, text: str, fmt: str | None = None, dataset: Dataset | None = None, union: bool = True,
             row_limit: int = DEFAULT_ROW_LIMIT, base_iri: str | None = None,
-            prefixes: Mapping[str, str] | None = None, form: str | None = None) -> Result:
+            prefixes: Mapping[str, str] | None = None, form: str | None = None,
+            functions: Mapping | None = None) -> Result:
     """Evaluate and serialise one query in this process, without a deadline (the pool adds that).
 
     ``fmt`` names a row of the formats table; if it is of the wrong kind for the query (or None) the kind's default
-    is used. ``union`` is False when the query has its own FROM clause. Callers check the query first.
+    is used. ``union`` is False when the query has its own FROM clause. ``functions``: custom functions the query may
+    call (``query/textsearch.py``). Callers check the query first.
     """
     start = time.perf_counter()
     try:
-        answer = store.query(text, base_iri=base_iri, **dataset_options(dataset, union))
+        answer = store.query(text, base_iri=base_iri, custom_functions=functions or None,
+                             **dataset_options(dataset, union))
     except SyntaxError as exc:
         raise QuerySyntaxError(str(exc)) from None
     except ValueError as exc:
