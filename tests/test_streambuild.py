@@ -3,15 +3,13 @@
 Its three parts are each held to the in-memory path: chunked pySHACL (chunkshacl) reports what pySHACL reports on the
 whole graph, for every shape fixture and at chunk sizes down to one resource; the store-to-store reasoner infers what
 the fast engine (and so owlrl, tests/test_fastreason.py) infers; and a whole build gives the same graphs, on the
-shipped data and on a generated 10x graph. Errors read the same: a syntax error names file and line, a violation its
+shipped data and on a generated 2x graph (10x: bench/equivalence.py). Errors read the same: a syntax error names file and line, a violation its
 resource and file, and the served store stays as it was.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -87,7 +85,8 @@ def _graphs(build_dir: Path) -> dict[str, tuple[set, Graph]]:
     return out
 
 
-def _assert_same_builds(root: Path, tmp_path: Path, monkeypatch) -> None:
+def assert_same_builds(root: Path, tmp_path: Path, monkeypatch) -> None:
+    """Build ``root`` in memory and on the streaming path (chosen by ``auto``): the same graphs, counts and build id."""
     memory = build(root, tmp_path / "memory", force=True, engine="memory")
     monkeypatch.setattr(streambuild, "STREAM_ABOVE", 0)  # auto picks the streaming path
     stream = build(root, tmp_path / "stream", force=True, engine="auto", progress=lambda m: None)
@@ -108,16 +107,13 @@ def _assert_same_builds(root: Path, tmp_path: Path, monkeypatch) -> None:
 
 
 def test_streaming_build_equals_the_in_memory_build_on_the_shipped_data(tmp_path, monkeypatch):
-    _assert_same_builds(ROOT, tmp_path, monkeypatch)
+    assert_same_builds(ROOT, tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
-def test_streaming_build_equals_the_in_memory_build_on_a_10x_graph(tmp_path, monkeypatch):
-    out = tmp_path / "x10"
-    gen = subprocess.run([sys.executable, str(ROOT / "bench" / "generate.py"), "--factor", "10", "--out", str(out)],
-                         capture_output=True, text=True)
-    assert gen.returncode == 0, gen.stderr
-    _assert_same_builds(out, tmp_path, monkeypatch)
+def test_streaming_build_equals_the_in_memory_build_on_a_generated_graph(generated_x2, tmp_path, monkeypatch):
+    """On bench/generate.py's 2x graph (10x: ``python bench/equivalence.py``, bench/README.md)."""
+    assert_same_builds(generated_x2, tmp_path, monkeypatch)
 
 
 def _project(tmp_path: Path) -> Path:
