@@ -280,6 +280,17 @@ def real_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def generated_x2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bench/generate.py's project folder at 2x the shipped data, generated once for the whole session (the bench
+    scripts' test builds it; the streaming build's test compares both build paths on it). Read it, never write to it."""
+    out = tmp_path_factory.getbasetemp() / "generated-x2"
+    gen = subprocess.run([sys.executable, str(REPO / "bench" / "generate.py"), "--factor", "2", "--out", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert gen.returncode == 0, gen.stderr
+    return out
+
+
 def http_call(base: str, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None,
               timeout: float = 60):
     """One request with http.client (no redirects, no decoding): (status, headers lower-cased, body)."""

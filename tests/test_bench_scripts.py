@@ -107,13 +107,11 @@ def test_soak_counts_errors_and_memory(fixture_build_dir, tmp_path):
     assert rec["result"]["error_count"] == 0 and "rss" in rec["growth"]
 
 
-def test_generated_graph_is_valid_and_scale_records_each_size(tmp_path):
-    """generate.py at 2× builds (so it passes the shapes and checks); scale.py records 1× and 2×."""
-    gen = subprocess.run([sys.executable, str(BENCH / "generate.py"), "--factor", "2", "--out", str(tmp_path / "x2")],
-                         capture_output=True, text=True, timeout=120)
-    assert gen.returncode == 0, gen.stderr
-    built = subprocess.run([str(Path(sys.executable).parent / "gaistd"), "--root", str(tmp_path / "x2"),
-                            "--build-dir", str(tmp_path / "x2" / "build"), "build", "-q"],
+def test_generated_graph_is_valid_and_scale_records_each_size(generated_x2, tmp_path):
+    """generate.py at 2× (the session's generated_x2, which checks that it exits 0) builds (so it passes the shapes
+    and checks); scale.py records 1× and 2×."""
+    built = subprocess.run([str(Path(sys.executable).parent / "gaistd"), "--root", str(generated_x2),
+                            "--build-dir", str(tmp_path / "x2-build"), "build", "-q"],
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr
     r = run("scale", "--factors", "1,2", "--budget", "200", "--repeat", "1", "--http-repeat", "1",

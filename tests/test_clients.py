@@ -25,6 +25,7 @@ from SPARQLWrapper import JSON, POST, TURTLE, XML, SPARQLWrapper
 
 from conftest import DOC_IRI, http_call, make_build
 from gaistd_kg.iris import GRAPH
+from gaistd_kg.web import DEFAULTS
 
 pytestmark = pytest.mark.server
 
@@ -165,12 +166,13 @@ def test_urllib_raises_with_the_message_a_person_can_read(live_server):
 
 
 def test_a_huge_cross_product_is_capped_not_computed(live_server):
-    """With the default ROW_LIMIT the three-pattern cross product is cut at the limit and returned at once."""
+    """With the default ROW_LIMIT the three-pattern cross product is cut at the limit and returned before the default
+    QUERY_TIMEOUT (computed whole, it runs for minutes and would end in a 503 at the deadline)."""
     start = time.monotonic()
     status, headers, body = get(live_server, {"query": CROSS})
     assert status == 200 and headers["x-gaistd-result-capped"] == "true"
     assert len(json.loads(body)["results"]["bindings"]) == int(headers["x-gaistd-row-limit"])
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < DEFAULTS["QUERY_TIMEOUT"]
 
 
 # --- the deadline, on a live server ---------------------------------------------------------------------------------
@@ -206,7 +208,10 @@ def slow_server(tmp_path_factory, live_server_factory):
     data = b"".join(b"<http://example.org/s%d> <http://example.org/p%d> <http://example.org/o%d> .\n" % (i, i % 7, i)
                     for i in range(300))
     build = make_build(tmp_path_factory.mktemp("slow-build"), {"data": data}, build_id="slow-0001")
-    return live_server_factory(build, config={"QUERY_TIMEOUT": 1, "QUERY_WORKERS": 2, "ROW_LIMIT": 100_000_000})
+    return live_server_factory(build, config={"QUERY_TIMEOUT": SLOW_TIMEOUT, "QUERY_WORKERS": 2, "ROW_LIMIT": 100_000_000})
+
+
+SLOW_TIMEOUT = 1  # seconds, slow_server's QUERY_TIMEOUT
 
 
 def test_a_query_past_the_deadline_is_stopped_and_its_worker_replaced(slow_server):
@@ -244,7 +249,7 @@ def test_a_query_past_the_deadline_is_stopped_and_its_worker_replaced(slow_serve
     slow.join()
     assert answered_meanwhile == [(200, True, True)] * 3
     assert outcome["status"] == 503 and b"time limit of 1 s" in outcome["body"]
-    assert outcome["elapsed"] < 1 + 2.0
+    assert outcome["elapsed"] < 5 * SLOW_TIMEOUT  # stopped at the deadline, with room for a busy machine
 
     settle = time.monotonic() + 3  # a replacement is named gaistd-query once its interpreter has started
     while True:

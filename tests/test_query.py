@@ -313,7 +313,7 @@ def test_the_cap_stops_the_work(pool):
     """A huge answer is not computed past the cap: a cross product of five patterns returns at once."""
     start = time.monotonic()
     result = pool.run("SELECT * { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o }", "json", row_limit=100)
-    assert result.capped and time.monotonic() - start < 2
+    assert result.capped and time.monotonic() - start < pool.timeout  # computed whole, it would hit the deadline
 
 
 # --- formats --------------------------------------------------------------------------------------------------------
@@ -391,7 +391,7 @@ def test_a_query_past_its_deadline_is_killed_and_its_worker_replaced(fixture_bui
             p.run(HEAVY)
         elapsed = time.monotonic() - start
         assert err.value.limit == 1 and "time limit of 1 s" in str(err.value)
-        assert 1 <= elapsed < 2.5
+        assert 1 <= elapsed < 4 * 1  # killed at the deadline (1 s), not left to run; room for a busy machine
         assert not proc_alive(old)
         (new,) = p.pids()
         assert new != old
@@ -402,7 +402,8 @@ def test_a_query_past_its_deadline_is_killed_and_its_worker_replaced(fixture_bui
 
 def test_other_queries_are_answered_while_one_runs_long(fixture_build_dir):
     """One slow query holds one worker; the other workers keep answering meanwhile."""
-    p = querypool.QueryPool(store_dir(fixture_build_dir), size=2, timeout=1.5).start()
+    timeout = 3.0
+    p = querypool.QueryPool(store_dir(fixture_build_dir), size=2, timeout=timeout).start()
     try:
         p.run("ASK {}")
         errors: list[Exception] = []
@@ -412,7 +413,8 @@ def test_other_queries_are_answered_while_one_runs_long(fixture_build_dir):
         start = time.monotonic()
         for _ in range(5):
             assert json.loads(p.run("ASK { ?s ?p ?o }").body)["boolean"]
-        assert time.monotonic() - start < 1.0 and slow.is_alive()
+        # answered while the slow query still runs, not after its deadline freed a worker
+        assert time.monotonic() - start < timeout / 2 and slow.is_alive()
         slow.join()
         assert isinstance(errors[0], query.QueryTimeout)
         assert len(p.pids()) == 2

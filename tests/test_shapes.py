@@ -10,6 +10,7 @@ constraint component and the node shape the constraint belongs to) and compared 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from rdflib.term import Node
 
 from gaistd_kg.pipeline.load import find_inputs, parse_file, parse_files
 from gaistd_kg.iris import GAISTDSH, ROOT, bind_prefixes
+from gaistd_kg.pipeline.findings import ValidationResult
 from gaistd_kg.pipeline.validate import short, validate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "shapes"
@@ -143,6 +145,98 @@ def targeted_node_shapes(shapes: Graph) -> set[Node]:
     return {s for t in TARGETS for s in shapes.subjects(t, None)}
 
 
+_RUNS: dict[Path, tuple[Graph, Graph, Node, ValidationResult]] = {}
+
+
+def run_fixture(path: Path, shapes: Graph, ontology: Graph, statuses: Graph) -> tuple[Graph, Graph, Node,
+                                                                                        ValidationResult]:
+    """A fixture split (data, expected report, report node) and pySHACL's result on its data (with the statuses), once
+    per fixture and session: the report test and the coverage test both read it (one parse, so a blank node the
+    expected report names is the one the data holds)."""
+    if path not in _RUNS:
+        data, report, report_node = split_fixture(path)
+        _RUNS[path] = (data, report, report_node, validate(data + statuses, shapes, ontology))
+    return _RUNS[path]
+
+
+# A constraint parameter and the component pySHACL names in a result of it.
+COMPONENTS = {SH[p]: SH[f"{p[0].upper()}{p[1:]}ConstraintComponent"] for p in (
+    "class", "datatype", "nodeKind", "minCount", "maxCount", "minExclusive", "minInclusive", "maxExclusive",
+    "maxInclusive", "minLength", "maxLength", "pattern", "languageIn", "uniqueLang", "equals", "disjoint", "lessThan",
+    "lessThanOrEquals", "not", "and", "or", "xone", "node", "qualifiedMinCount", "qualifiedMaxCount", "closed",
+    "hasValue", "in")}
+COMPONENTS[SH.sparql] = SH.SPARQLConstraintComponent
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One constraint of a targeted node shape: on the node itself (path None) or in one of its property shapes.
+    ``parameter`` tells apart constraints with the same component on the same path: the SPARQL constraint's node,
+    or the shape a node-level sh:node names."""
+    node_shape: URIRef
+    owner: Node                # the node shape, or the property shape holding the constraint
+    path: Node | None
+    component: URIRef
+    parameter: Node | None = None
+    message: str = ""          # how the parameter reads in a list: the SPARQL constraint's message, the shape's name
+
+    def __str__(self) -> str:
+        what = f"{short(self.node_shape)} {short(self.path) if self.path is not None else '(node)'} " \
+               f"{short(self.component)}"
+        return what + (f" [{self.message}]" if self.message else "")
+
+
+def shape_constraints(shapes: Graph) -> list[Constraint]:
+    """Every constraint that can put a result in a report: each constraint parameter of every targeted node shape
+    and of its property shapes (parameters nested in sh:or, sh:node or a qualified value shape belong to the
+    constraint that holds them)."""
+    out = []
+    for node_shape in sorted(targeted_node_shapes(shapes)):
+        assert isinstance(node_shape, URIRef)
+        owners: list[tuple[Node, Node | None]] = [(node_shape, None)]
+        owners += [(ps, shapes.value(ps, SH.path)) for ps in shapes.objects(node_shape, SH.property)]
+        for owner, path in owners:
+            for parameter, component in COMPONENTS.items():
+                for value in shapes.objects(owner, parameter):
+                    if parameter == SH.sparql:
+                        out.append(Constraint(node_shape, owner, path, component, value,
+                                              str(shapes.value(value, SH.message) or "")[:70]))
+                    elif parameter == SH.node and path is None:
+                        out.append(Constraint(node_shape, owner, path, component, value, short(value)))
+                    else:
+                        out.append(Constraint(node_shape, owner, path, component))
+    return out
+
+
+def _details(report: Graph, result: Node) -> set[Node]:
+    """The source shapes of the results nested under ``result`` (sh:detail), at any depth."""
+    found, todo = set(), list(report.objects(result, SH.detail))
+    while todo:
+        detail = todo.pop()
+        found.update(report.objects(detail, SH.sourceShape))
+        todo.extend(report.objects(detail, SH.detail))
+    return found
+
+
+def produced_by(constraint: Constraint, report: Graph, shapes: Graph) -> list[Node]:
+    """The focus nodes of the top-level results of ``report`` that ``constraint`` produced."""
+    top = report.value(None, RDF.type, SH.ValidationReport, any=False)
+    foci = []
+    for result in report.objects(top, SH.result):
+        if (report.value(result, SH.sourceShape), report.value(result, SH.sourceConstraintComponent)) != (
+                constraint.owner, constraint.component):
+            continue
+        if constraint.component == SH.SPARQLConstraintComponent:
+            if report.value(result, SH.sourceConstraint) != constraint.parameter:
+                continue
+        elif constraint.parameter is not None:  # a node-level sh:node: the nested results come from the shape it names
+            named = constraint.parameter
+            if not {named, *shapes.objects(named, SH.property)} & _details(report, result):
+                continue
+        foci.append(report.value(result, SH.focusNode))
+    return foci
+
+
 def expected_node_shapes(path: Path) -> set[Node]:
     _, report, _ = split_fixture(path)
     return set(report.objects(None, SH.sourceShape))
@@ -165,7 +259,7 @@ def test_shapes_report_what_the_fixture_expects(path: Path, shapes: Graph, ontol
     fixture <Shape>-NNN.ttl names results of gaistdsh:<Shape>, a valid fixture *-valid-NNN.ttl expects none."""
     invalid, valid = INVALID_NAME.match(path.name), VALID_NAME.match(path.name)
     assert invalid or valid, f"{path.name}: name it <NodeShape>-NNN.ttl or <what>-valid-NNN.ttl"
-    data, report, report_node = split_fixture(path)
+    data, report, report_node, result = run_fixture(path, shapes, ontology, statuses)
     expected = normal_form(report, report_node, shapes)
     expected_results = list(expected.subjects(RDF.type, SH.ValidationResult))
     conforms = next(expected.objects(None, SH.conforms)).toPython()
@@ -177,7 +271,6 @@ def test_shapes_report_what_the_fixture_expects(path: Path, shapes: Graph, ontol
             f"{path.name}: the expected report lists no result of gaistdsh:{invalid['shape']}")
     assert len(data) > 0, f"{path.name}: no data besides the expected report"
 
-    result = validate(data + statuses, shapes, ontology)
     assert result.report_graph is not None
     actual_node = result.report_graph.value(None, RDF.type, SH.ValidationReport, any=False)
     actual = normal_form(result.report_graph, actual_node, shapes)
@@ -244,3 +337,30 @@ def test_split_keeps_data_the_report_points_at(tmp_path: Path):
     """, encoding="utf-8")
     data, report, _ = split_fixture(path)
     assert len(data) == 2 and len(report) == 6
+
+
+def test_every_shape_constraint_has_a_fixture_expecting_its_violation(shapes: Graph, ontology: Graph, statuses: Graph):
+    """Every constraint of every targeted node shape (each parameter of the node shape and of each of its property
+    shapes: sh:minCount, sh:class, each SPARQL constraint …) is violated in some invalid fixture whose expected report
+    lists that result (same focus node, path, component and node shape): a new constraint without a fixture fails
+    here, naming it."""
+    constraints = shape_constraints(shapes)
+    assert len(constraints) > 100, f"only {len(constraints)} constraints read from shapes/"
+    uncovered = set(constraints)
+    for path in FIXTURE_FILES:
+        if not INVALID_NAME.match(path.name) or not uncovered:
+            continue
+        data, report, report_node, result = run_fixture(path, shapes, ontology, statuses)
+        expected = normal_form(report, report_node, shapes)
+        pinned = {(expected.value(r, SH.focusNode), expected.value(r, SH.resultPath),
+                   expected.value(r, SH.sourceConstraintComponent), expected.value(r, SH.sourceShape))
+                  for r in expected.subjects(RDF.type, SH.ValidationResult)}
+        actual = result.report_graph
+        assert actual is not None
+        for constraint in list(uncovered):
+            if any((focus, constraint.path, constraint.component, constraint.node_shape) in pinned
+                   for focus in produced_by(constraint, actual, shapes)):
+                uncovered.discard(constraint)
+    missing = sorted(str(c) for c in uncovered)
+    assert not missing, (f"{len(missing)} of {len(constraints)} shape constraints have no invalid fixture in "
+                         "tests/fixtures/shapes/ expecting their violation:\n  " + "\n  ".join(missing))

@@ -131,11 +131,10 @@ def tree(pid: int) -> list[int]:
 # --- fixtures -------------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def shipped_build(tmp_path_factory) -> Path:
-    """A build of the shipped data (ontology, shapes, data of this repository), made once for the module."""
-    out = tmp_path_factory.mktemp("shipped-build")
-    build(ROOT, out)
-    return out
+def shipped_build(real_build_dir) -> Path:
+    """A build of the shipped data (ontology, shapes, data of this repository): the session's, never written to here
+    (every test that writes copies it first, with copy_build)."""
+    return real_build_dir
 
 
 def copy_build(src: Path, dst: Path) -> Path:
