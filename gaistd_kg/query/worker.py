@@ -20,6 +20,7 @@ from typing import Mapping
 
 import pyoxigraph as ox
 
+from . import textsearch
 from .engine import QueryError, QueryRefused, QuerySyntaxError, execute
 
 DEFAULT_MEMORY_LIMIT_MB = 1024
@@ -129,20 +130,23 @@ def _serve() -> None:
     # deeply nested or long-chained query then ends at the deadline instead of overflowing the stack.
     stack_mb = min(ENGINE_STACK_MB, int(limit_mb) // 4) if limit_mb else ENGINE_STACK_MB
     threading.stack_size(max(stack_mb, 8) << 20)
-    engine = threading.Thread(target=_answer_loop, args=(store, rx, tx, setup, sandboxed), daemon=True)
+    functions = textsearch.functions_for(store_path)  # the build's search index, callable from SPARQL
+    engine = threading.Thread(target=_answer_loop, args=(store, rx, tx, setup, sandboxed, functions), daemon=True)
     engine.start()
     engine.join()
 
 
-def _answer_loop(store: ox.Store, rx: Connection, tx: Connection, setup: dict, sandboxed: bool) -> None:
+def _answer_loop(store: ox.Store, rx: Connection, tx: Connection, setup: dict, sandboxed: bool,
+                 functions: Mapping | None = None) -> None:
     try:
         tx.send_bytes(pickle.dumps(("ready", sandboxed)))
-        _answer_all(store, rx, tx, setup.get("prefixes") or {})
+        _answer_all(store, rx, tx, setup.get("prefixes") or {}, functions)
     except (EOFError, OSError):
         pass  # the parent went away
 
 
-def _answer_all(store: ox.Store, rx: Connection, tx: Connection, prefixes: Mapping[str, str]) -> None:
+def _answer_all(store: ox.Store, rx: Connection, tx: Connection, prefixes: Mapping[str, str],
+                functions: Mapping | None = None) -> None:
     while True:
         try:
             req = pickle.loads(rx.recv_bytes())
@@ -155,7 +159,7 @@ def _answer_all(store: ox.Store, rx: Connection, tx: Connection, prefixes: Mappi
                 res = transform(store, req["change"])
             else:
                 res = execute(store, req["query"], req["format"], req["dataset"], req["union"], req["limit"],
-                              req["base_iri"], prefixes, req["form"])
+                              req["base_iri"], prefixes, req["form"], functions)
             reply = ("ok", res)
         except QuerySyntaxError as exc:
             reply = ("syntax", str(exc))
