@@ -21,7 +21,7 @@ FORMATS = {suffix: f.rdflib for suffix, f in INPUT_SUFFIXES.items()}  # rdflib's
 # Code whose change alters what a build produces: a change to it invalidates the cache like a data change does.
 PIPELINE_MODULES = ("pipeline/load.py", "pipeline/validate.py", "pipeline/checks.py", "pipeline/sparqlshapes.py",
                     "pipeline/reason.py", "pipeline/fastreason.py", "pipeline/build.py", "store.py", "iris.py",
-                    "pipeline/chunkshacl.py", "pipeline/streambuild.py")
+                    "pipeline/chunkshacl.py", "pipeline/streambuild.py", "pipeline/run.py", "pipeline/steps.py")
 
 
 class LoadError(ValueError):
