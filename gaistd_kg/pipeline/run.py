@@ -10,8 +10,9 @@ and the meta graph (``steps.meta_graph``).
 
 The closure is validated because the shapes must see what reasoning makes: a resource typed only by inference (a
 property's domain or range) is checked by the shapes of its inferred class (``validate.validate_closure``). When
-the asserted data already fails, the closure is still validated if reasoning gets that far, so the report names
-both (the untyped-resource check and the shape of the class inference gives it).
+the asserted data already fails because a resource has facts but no declared class (the untyped-resource check),
+the closure is still validated if reasoning gets that far, so the report names both the check and what the shape
+of the inferred class finds; other failures stop at once, as fast as before.
 
 A write runs its middle steps (validate, reason, validate the closure) in a bounded process (``bounded.call``): the
 work object goes there and comes back with what the steps made.
@@ -26,6 +27,8 @@ from typing import Any, Callable, Protocol
 from .findings import ValidationResult
 from .steps import BuildBusy, Progress, ValidationFailed, lock
 from .validate import merged
+
+UNTYPED_CHECK = "untyped-resource-violation.rq"  # the check that finds resources reasoning alone would type
 
 
 class Work(Protocol):
@@ -58,7 +61,9 @@ def check(work: Work, say: Progress = lambda _m: None) -> ValidationResult:
     if result.conforms:
         timed(work, "reason", work.reason, say)
         return merged(result, timed(work, "closure", work.validate_closure, say))
-    try:  # the report is already a failure; the closure may add what the shapes say about inferred types
+    if not any(f.shape and f.shape.endswith(UNTYPED_CHECK) for f in result.findings):
+        return result
+    try:  # a resource no record declares: say too what the shapes of the class reasoning gives it find
         work.reason(say)
         return merged(result, work.validate_closure(say))
     except Exception:  # noqa: BLE001 - inconsistent or unsupported data: the asserted report stands on its own
