@@ -27,9 +27,10 @@ class LimitExceeded(RuntimeError):
 
 
 def call(fn: Callable[[Any], Any], arg: Any, *, timeout: float, memory_mb: int, what: str = "the step",
-         settings: tuple[str, str] = ("WRITE_TIMEOUT", "WRITE_MEMORY_LIMIT")) -> Any:
+         settings: tuple[str, str] = ("WRITE_TIMEOUT", "WRITE_MEMORY_LIMIT"), budget: float | None = None) -> Any:
     """``fn(arg)`` in a bounded process; its return value. ``fn`` is a module-level function (pickled by name);
-    an exception it raises comes back as a RuntimeError with its text (``fn`` should return refusals as values)."""
+    an exception it raises comes back as a RuntimeError with its text (``fn`` should return refusals as values).
+    ``budget``: the deadline as the setting states it, when ``timeout`` is what is left of it."""
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
     try:
@@ -44,8 +45,8 @@ def call(fn: Callable[[Any], Any], arg: Any, *, timeout: float, memory_mb: int, 
         tx.send_bytes(pickle.dumps(int(memory_mb or 0)))
         tx.send_bytes(pickle.dumps((fn, arg), protocol=pickle.HIGHEST_PROTOCOL))
         if not rx.poll(timeout):
-            raise LimitExceeded("deadline", f"{what} stopped at the deadline: it took longer than {timeout:g} s "
-                                            f"({settings[0]})")
+            raise LimitExceeded("deadline", f"{what} stopped at the deadline: it took longer than "
+                                            f"{budget if budget is not None else timeout:g} s ({settings[0]})")
         try:
             reply = pickle.loads(rx.recv_bytes())
         except (EOFError, OSError):

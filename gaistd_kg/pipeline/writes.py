@@ -99,7 +99,8 @@ def build_lock(build_dir: Path, wait: float):
 
 @dataclass
 class Limits:
-    """The bounds of a write's validation and reasoning (``bounded.call``): seconds and MiB of data memory."""
+    """The bounds of a write: seconds from the request's turn at the lock to its validation and reasoning done (the
+    change, in a query worker, counts), and MiB of data memory of the process that validates and reasons."""
 
     timeout: float = 25.0  # below gunicorn's default worker timeout (30 s): the client hears 503, not a kill
     memory_mb: int = 2048
@@ -119,10 +120,13 @@ def commit(build_dir: Path, pool, change: Mapping, who: str, what: str, *, shape
 
     work = Write(Path(build_dir), pool, change, who, what, write_inputs(shapes_dir, checks_dir), timeout)
     limits = limits or Limits()
+    start = time.monotonic()
 
     def checker(w: Write, say) -> tuple:
+        left = max(limits.timeout - (time.monotonic() - start), 0.1)  # the deadline counts the change too
         try:
-            reply = bounded.call(checked, w, timeout=limits.timeout, memory_mb=limits.memory_mb, what="the write")
+            reply = bounded.call(checked, w, timeout=left, memory_mb=limits.memory_mb, what="the write",
+                                 budget=limits.timeout)
         except bounded.LimitExceeded as exc:
             raise WriteLimit(exc.limit, f"{exc}; nothing was changed") from None
         if reply[0] == "rejected":
