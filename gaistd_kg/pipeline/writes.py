@@ -102,7 +102,7 @@ class Limits:
     """The bounds of a write: seconds from the request's turn at the lock to its validation and reasoning done (the
     change, in a query worker, counts), and MiB of data memory of the process that validates and reasons."""
 
-    timeout: float = 25.0  # below gunicorn's default worker timeout (30 s): the client hears 503, not a kill
+    timeout: float = 50.0  # below the worker timeout of `gaistd serve` (60 s): the client hears 503, not a kill
     memory_mb: int = 2048
 
 

@@ -100,7 +100,7 @@ def _commit(change: dict, who: str, what: str) -> writes.WriteResult:
                            shapes_dir=_dir("SHAPES_DIR", ROOT / "shapes"),
                            checks_dir=_dir("CHECKS_DIR", checks_folder(ROOT)),
                            lock_wait=float(cfg.get("WRITE_LOCK_WAIT", 30.0)),
-                           limits=writes.Limits(float(cfg.get("WRITE_TIMEOUT", 25.0)),
+                           limits=writes.Limits(float(cfg.get("WRITE_TIMEOUT", 50.0)),
                                                 int(cfg.get("WRITE_MEMORY_LIMIT", 2048))))
     log.info("write %s by token %r from %s: %s (%s)", "ignored (no change)" if result.noop else "accepted", who,
              client_address(), result.summary(), ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items()))
