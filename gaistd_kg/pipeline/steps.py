@@ -1,6 +1,8 @@
-"""The steps every path through the pipeline shares: the in-memory build (``build``), the streaming build
-(``streambuild``) and accepted writes (``writes``) each take the build folder's one lock, choose the reasoner one way,
-describe the build in one meta graph, and find their inputs with ``load.find_inputs`` (shapes and checks included).
+"""What every path through the pipeline shares: the in-memory build (``build``), the streaming build
+(``streambuild``) and accepted writes (``writes``) run as steps of ``run.run``, which takes the build folder's one
+lock (``lock``); they choose the reasoner one way (``run_reasoner``), describe the build in one meta graph
+(``meta_graph``, ``count_triples``) and find their inputs with ``load.find_inputs`` or ``load.write_inputs`` (shapes
+and checks included). ``FromFiles`` is what the two builds from files share.
 """
 
 from __future__ import annotations
