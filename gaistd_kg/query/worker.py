@@ -20,6 +20,8 @@ from typing import Mapping
 
 import pyoxigraph as ox
 
+from gaistd_kg.limits import limit_memory
+
 from . import textsearch
 from .engine import QueryError, QueryRefused, QuerySyntaxError, execute
 
@@ -85,27 +87,6 @@ def deny_network() -> bool:
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, required to install a filter unprivileged
         return False
     return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-
-
-def limit_memory(limit_mb: int | None) -> bool:
-    """Cap this process's data memory (heap and anonymous mappings) at ``limit_mb`` MiB; True if the cap is set.
-
-    RLIMIT_DATA rather than RLIMIT_AS: the address space of a worker holds ~0.5 GB of reservations (thread stacks,
-    allocator arenas, shared libraries) that are never touched, so RLIMIT_AS would measure those instead of what a
-    query uses. When the engine then asks for more, its allocation fails: Rust aborts the process (the parent sees
-    SIGABRT), Python raises MemoryError; either way the parent reports ``QueryMemoryExceeded``.
-    """
-    if not limit_mb:
-        return False
-    try:
-        import resource
-
-        kind = getattr(resource, "RLIMIT_DATA", resource.RLIMIT_AS)
-        limit = int(limit_mb) << 20
-        resource.setrlimit(kind, (limit, limit))
-        return True
-    except (ImportError, ValueError, OSError):
-        return False
 
 
 def _serve() -> None:
