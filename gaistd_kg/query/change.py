@@ -19,7 +19,8 @@ import pyoxigraph as ox
 
 from gaistd_kg.formats import BY_NAME
 
-from .sparqltext import QueryError, QueryRefused, QuerySyntaxError, check_update, mentioned_iris, with_using
+from .sparqltext import (MAX_TEXT_BYTES, QueryError, QueryRefused, QuerySyntaxError, check_update, mentioned_iris,
+                         with_using)
 
 BASE = "https://w3id.org/gaistd/"
 GRAPH_BASE = BASE + "graph/"
@@ -114,7 +115,7 @@ def transform(store: ox.Store, change: Mapping) -> Changed:
     op = change["op"]
     existed = True
     if op == "update":
-        check_update(change["text"], change.get("service_allowlist", ()))
+        check_update(change["text"], change.get("service_allowlist", ()), change.get("max_bytes", MAX_TEXT_BYTES))
         named = sorted(mentioned_iris(change["text"]) & set(READ_ONLY))
         if named:
             raise QueryRefused("read-only graph", f"graph <{named[0]}> is read-only, and not part of what an update "

@@ -371,7 +371,7 @@ def _answer(op: Operation) -> Response:
     backend = get_backend()
     allow = tuple(current_app.config["SERVICE_ALLOWLIST"])
     try:
-        info = query.check_query(op.text, allow)
+        info = query.check_query(op.text, allow, current_app.config.get("QUERY_MAX_BYTES"))
         query.check_dataset(op.dataset.default_graphs, "default-graph-uri")
         query.check_dataset(op.dataset.named_graphs, "named-graph-uri")
     except query.QueryRefused as exc:
