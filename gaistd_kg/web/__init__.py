@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_MAX_BYTES": 256 << 10,          # bytes of query or update text; longer is refused (400) before it is read
     "UPDATES_ENABLED": False,              # SPARQL Update (/sparql/update) and Graph Store writes (/rdf-graph-store)
     "UPDATE_TOKENS": {},                   # name -> bearer token, when updates are enabled (env: "name=token …")
+    "UPDATE_ADMINS": [],                   # token names that may empty graphs whole (DROP/CLEAR ALL, NAMED, DEFAULT)
     "WRITABLE_GRAPHS": [],                 # graphs writable besides graph/data; ["*"]: any graph not read-only
     "SHAPES_DIR": "",                      # SHACL shapes every write must satisfy; "": <repo>/shapes
     "CHECKS_DIR": "",                      # duplicate checks every write must pass; "": <repo>/queries/checks

@@ -44,7 +44,7 @@ GSP_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
 REALM = 'Bearer realm="gaistd-kg writes"'
 BODY_TYPES = {"text/turtle": "ttl", "application/x-turtle": "ttl", "application/n-triples": "nt",
               "application/rdf+xml": "rdf", "application/ld+json": "jsonld"}
-REFUSED_403 = {"read-only graph", "graph not writable"}
+REFUSED_403 = {"read-only graph", "graph not writable", "emptying the data graph"}
 
 
 # --- who may write --------------------------------------------------------------------------------------------------
@@ -91,6 +91,7 @@ def _commit(change: dict, who: str, what: str) -> writes.WriteResult:
     cfg = current_app.config
     writable = cfg.get("WRITABLE_GRAPHS") or []
     change = {**change, "writable": "*" if "*" in writable else list(writable),
+              "may_empty": who in (cfg.get("UPDATE_ADMINS") or ()),
               "service_allowlist": list(cfg.get("SERVICE_ALLOWLIST") or ())}
     result = writes.commit(Path(cfg["BUILD_DIR"]), get_backend().pool, change, who, what,
                            shapes_dir=_dir("SHAPES_DIR", ROOT / "shapes"),
