@@ -98,11 +98,12 @@ def commit(build_dir: Path, pool, change: Mapping, who: str, what: str, *, shape
     the change applies to). ``shapes_dir`` None means: no SHACL shapes (tests of the protocol machinery only);
     ``checks_dir`` None: no duplicate checks. Raises WriteRejected, WriteBusy, and the QueryErrors of ``transform``.
     """
-    from gaistd_kg.store import current_manifest, current_path, write_store
+    from gaistd_kg.store import current_manifest, current_path, remove_staging, write_store
 
     build_dir = Path(build_dir)
     timings: dict[str, float] = {}
     with build_lock(build_dir, lock_wait):
+        remove_staging(build_dir)  # left by a process killed mid-write or mid-build: the lock says none is live
         previous = current_manifest(build_dir)
         if previous is None:
             raise NoBuild("no built store to write to: run `gaistd build` first")

@@ -71,6 +71,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.config["BUILD_DIR"] = str(Path(app.config["BUILD_DIR"]))
+    from gaistd_kg.pipeline.steps import remove_stale_staging
+
+    remove_stale_staging(Path(app.config["BUILD_DIR"]))  # what a killed write or build left beside the stores
 
     from . import blueprints
 
