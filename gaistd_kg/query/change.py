@@ -54,7 +54,7 @@ def _refuse_unsafe_body(body: bytes, fmt: str) -> None:
                                           "refused: entities can expand without bound or name files and URLs")
     if fmt == "jsonld":
         try:
-            doc = json.loads(body)
+            doc = json.loads(body, object_pairs_hook=_unique_keys)
         except RecursionError:
             raise QueryRefused("JSON-LD nesting", "JSON-LD nested too deeply is refused "
                                                   f"(at most {MAX_JSON_DEPTH} levels)") from None
@@ -75,6 +75,18 @@ def _refuse_unsafe_body(body: bytes, fmt: str) -> None:
                 stack.extend((v, depth + 1) for v in node.values())
             elif isinstance(node, list):
                 stack.extend((v, depth + 1) for v in node)
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object, refused when a key occurs twice: parsers disagree on which value counts (``json`` keeps the
+    last, a streaming JSON-LD parser may act on the first), so a second ``@context`` could hide a remote one."""
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise QueryRefused("JSON-LD duplicate key", f"JSON-LD with the key {key!r} twice in one object is "
+                                                        "refused: give each key once")
+        seen[key] = value
+    return seen
 
 
 def parse_body(body: bytes, fmt: str, base_iri: str | None) -> list[ox.Triple]:
