@@ -91,7 +91,7 @@ _SHORT_STRING = {q: re.compile(rf"{q}(?:[^{q}\\\r\n]|\\.)*", re.S) for q in "'\"
 _UESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 
 
-def spans(text: str) -> Iterator[tuple[str, str, int, int]]:
+def spans(text: str, pos: int = 0) -> Iterator[tuple[str, str, int, int]]:
     """(kind, text, start, end) for every token, whitespace and comments included, as the SPARQL grammar's terminals
     split it; in time linear in the length of ``text``, whatever it holds.
 
@@ -100,7 +100,7 @@ def spans(text: str) -> Iterator[tuple[str, str, int, int]]:
     that point is remembered and the quote read as a lone character, as the regular expression alone would.
     """
     n = len(text)
-    pos = run_end = 0
+    run_end = pos
     prefixed = False
     long_open = {"'": True, '"': True}      # False once a long string of that quote failed to close: none will
     short_dead = {"'": -1, '"': -1}        # a short string of that quote starting before this cannot close
@@ -258,8 +258,64 @@ def _inspect(text: str) -> QueryInfo:
             services.append(None if target[1].upper().startswith("SILENT") else _resolve(target, prefixes, base))
         elif "SERVICE" in up:
             services.append(None)
+    hidden_service, hidden_load = _hidden_keywords(text)
+    if hidden_service:
+        services.append(None)
+    loads = loads or hidden_load
     return QueryInfo(form=form, update=update, dataset_clause=dataset_clause, services=tuple(services),
                      dataset_iris=tuple(dataset_iris), loads=loads, using=using, nesting=deepest)
+
+
+def _hidden_keywords(text: str) -> tuple[bool, bool]:
+    """(SERVICE, LOAD): whether Oxigraph may read either where the tokens show a string.
+
+    Where a lexer sees an IRI holding ``#``, Oxigraph may see a less-than and a comment to the end of the line
+    (``FILTER(?a<?b)#>``), and read the next line as code. If a string starts on that line and runs past its end,
+    the two readings part: the next lines are code for Oxigraph, a string for the tokens. They are read again from
+    the next line, as Oxigraph would, until that reading meets a token boundary of the first (from there the two
+    agree); a keyword found there that could call out (followed by an endpoint, or glued to one) counts. The second
+    readings together read at most twice the text (beyond that the text is refused: no query needs it).
+    """
+    if "#" not in text or not _CALL_OUT.search(text):
+        return False, False
+    main = list(spans(text))
+    starts = {start for _, _, start, _ in main}
+    service = load = False
+    budget = 2 * len(text)
+    line_end = -1
+    for kind, tok, start, end in main:
+        if kind == "iri" and "#" in tok:
+            line_end = _line_end(text, end)
+        elif start < line_end < end and kind in ("string", "comment"):
+            alt = []
+            for akind, atok, astart, aend in spans(text, line_end + 1):
+                if astart >= end and astart in starts:
+                    break
+                budget -= aend - astart
+                if budget < 0:
+                    raise QueryRefused("size", "the text is read too many ways at once (IRIs holding '#' before "
+                                               "strings over several lines); write the IRIs with their prefix")
+                if akind not in ("ws", "comment"):
+                    alt.append((akind, atok))
+            for j, (akind, atok) in enumerate(alt):
+                up = atok.upper()
+                nxt = alt[j + 1] if j + 1 < len(alt) else ("", "")
+                named = nxt[0] in ("iri", "var", "pname") or (nxt[0] == "word" and nxt[1].upper() == "SILENT")
+                if akind == "pname":  # Oxigraph reads SERVICE:x as SERVICE then :x
+                    prefix = up.split(":", 1)[0]
+                    service, load = service or prefix.endswith("SERVICE"), load or prefix.endswith("LOAD")
+                elif akind == "word" and named:  # prose in a string ("web services") is not followed by an endpoint
+                    service, load = service or "SERVICE" in up, load or "LOAD" in up
+            line_end = -1
+    return service, load
+
+
+_CALL_OUT = re.compile(r"SERVICE|LOAD", re.I)
+
+
+def _line_end(text: str, pos: int) -> int:
+    ends = [i for i in (text.find("\n", pos), text.find("\r", pos)) if i >= 0]
+    return min(ends) if ends else len(text)
 
 
 def _timed_tokens(text: str) -> list[tuple[str, str]]:
