@@ -128,8 +128,11 @@ def spans(text: str, pos: int = 0) -> Iterator[tuple[str, str, int, int]]:
                 pos = end
             continue
         if pos >= run_end:
-            run_end = _NAME_RUN.match(text, pos).end()
-            prefixed = run_end > pos and text.startswith(":", run_end) and text[run_end - 1] != "."
+            if ch.isalnum() or ch in "_.-\u00b7":  # the characters of \w (str.isalnum and _) and of a prefix
+                run_end = _NAME_RUN.match(text, pos).end()
+                prefixed = text.startswith(":", run_end) and text[run_end - 1] != "."
+            else:
+                prefixed = False
         m = (_TOKEN if prefixed else _TOKEN_NO_PREFIX).match(text, pos)
         yield m.lastgroup, m.group(), pos, m.end()
         pos = m.end()
@@ -192,7 +195,8 @@ def _inspect(text: str) -> QueryInfo:
     ``true`` then SERVICE), and in an expression ``<`` may be an operator where a lexer sees an IRI. The reading is
     therefore conservative: any SERVICE it cannot read plainly is reported as an endpoint it cannot resolve (None).
     """
-    toks = _timed_tokens(text)
+    located = _timed_spans(text)
+    toks = [(kind, tok) for kind, tok, _, _ in located]
     prefixes: dict[str, str] = {}
     base = ""
     i = 0
@@ -258,7 +262,7 @@ def _inspect(text: str) -> QueryInfo:
             services.append(None if target[1].upper().startswith("SILENT") else _resolve(target, prefixes, base))
         elif "SERVICE" in up:
             services.append(None)
-    hidden_service, hidden_load = _hidden_keywords(text)
+    hidden_service, hidden_load = _hidden_keywords(text, located)
     if hidden_service:
         services.append(None)
     loads = loads or hidden_load
@@ -266,7 +270,7 @@ def _inspect(text: str) -> QueryInfo:
                      dataset_iris=tuple(dataset_iris), loads=loads, using=using, nesting=deepest)
 
 
-def _hidden_keywords(text: str) -> tuple[bool, bool]:
+def _hidden_keywords(text: str, main: list[tuple[str, str, int, int]]) -> tuple[bool, bool]:
     """(SERVICE, LOAD): whether Oxigraph may read either where the tokens show a string.
 
     Where a lexer sees an IRI holding ``#``, Oxigraph may see a less-than and a comment to the end of the line
@@ -278,15 +282,15 @@ def _hidden_keywords(text: str) -> tuple[bool, bool]:
     """
     if "#" not in text or not _CALL_OUT.search(text):
         return False, False
-    main = list(spans(text))
-    starts = {start for _, _, start, _ in main}
+    starts: set[int] = set()
     service = load = False
     budget = 2 * len(text)
     line_end = -1
     for kind, tok, start, end in main:
         if kind == "iri" and "#" in tok:
             line_end = _line_end(text, end)
-        elif start < line_end < end and kind in ("string", "comment"):
+        elif start < line_end < end and kind == "string":
+            starts = starts or {s for _, _, s, _ in main}
             alt = []
             for akind, atok, astart, aend in spans(text, line_end + 1):
                 if astart >= end and astart in starts:
@@ -318,14 +322,14 @@ def _line_end(text: str, pos: int) -> int:
     return min(ends) if ends else len(text)
 
 
-def _timed_tokens(text: str) -> list[tuple[str, str]]:
-    """``tokens(text)`` as a list; QueryRefused past ``INSPECT_TIME_LIMIT`` (reading is linear in the length, which
+def _timed_spans(text: str) -> list[tuple[str, str, int, int]]:
+    """``spans(text)`` without whitespace and comments, as a list; QueryRefused past ``INSPECT_TIME_LIMIT`` (reading is linear in the length, which
     the callers bound first: this only keeps an overloaded process from reading one text for ever)."""
     deadline = time.monotonic() + INSPECT_TIME_LIMIT
-    out: list[tuple[str, str]] = []
-    for kind, tok, _, _ in spans(text):
-        if kind not in ("ws", "comment"):
-            out.append((kind, tok))
+    out: list[tuple[str, str, int, int]] = []
+    for span in spans(text):
+        if span[0] not in ("ws", "comment"):
+            out.append(span)
             if not len(out) & 0x3FFF and time.monotonic() > deadline:
                 raise QueryRefused("size", f"reading the text took longer than {INSPECT_TIME_LIMIT:g} s; send a "
                                            "shorter one")
