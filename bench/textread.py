@@ -4,7 +4,7 @@ backtrack, at growing sizes: CPU seconds (least of ``--repeat``) and the ratio t
     .venv/bin/python bench/textread.py [--sizes 16384,65536,262144] [--reference OLD_sparqltext.py]
 
 ``--reference`` times another version of the module as well (for example the one before the linear reading:
-``git show ade49e1~1:gaistd_kg/query/sparqltext.py > /tmp/old.py``), on sizes up to ``--reference-max`` only:
+``git show 92567c9:gaistd_kg/query/sparqltext.py > /tmp/old.py``), on sizes up to ``--reference-max`` only:
 a quadratic reading of 256 KiB takes minutes. A linear reading shows a ratio near 4 between sizes 4 apart.
 """
 
