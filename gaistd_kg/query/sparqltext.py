@@ -67,7 +67,7 @@ class QueryMemoryExceeded(QueryError):
 # --- reading the query text ---------------------------------------------------------------------------------------
 
 _PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
-# Every alternative either matches or fails within the characters a later token would read anyway, except three
+# Every alternative either matches or fails within the characters a later token would read anyway, except two
 # that ``spans`` keeps linear itself: strings (an unterminated one is scanned to its end once, not from every quote),
 # and prefixed names (whether a run of name characters ends in ``:`` is decided once per run, not once per token).
 _TOKEN_TEMPLATE = r"""
