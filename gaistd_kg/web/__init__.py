@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_WORKERS": 2,                    # query processes per app process
     "QUERY_MEMORY_LIMIT": 1024,            # MiB of data memory per query process (RLIMIT_DATA); 0: no limit
     "MAX_CONTENT_LENGTH": 1 << 20,         # bytes in a request body; more is refused with 413
-    "QUERY_MAX_BYTES": 256 << 10,          # bytes of query or update text; longer is refused (400) before it is read
+    "QUERY_MAX_BYTES": 256 << 10,          # bytes of query text; longer is refused (400) before it is read
     "UPDATES_ENABLED": False,              # SPARQL Update (/sparql/update) and Graph Store writes (/rdf-graph-store)
     "UPDATE_TOKENS": {},                   # name -> bearer token, when updates are enabled (env: "name=token …")
     "UPDATE_ADMINS": [],                   # token names that may empty graphs whole (DROP/CLEAR ALL, NAMED, DEFAULT)
