@@ -89,6 +89,19 @@ def new_staging(build_dir: Path, build_id: str) -> Path:
     return staging
 
 
+def remove_staging(build_dir: Path) -> list[Path]:
+    """Remove every staging folder (``stores/.<build>.<pid>.tmp``) under ``build_dir``: what a build or a write
+    killed before its rename left. Only for a caller holding the build lock (every staging folder is made under it,
+    so none is in use then); returns what it removed."""
+    stores = Path(build_dir) / "stores"
+    removed = []
+    for p in sorted(stores.glob(".*.tmp")) if stores.is_dir() else ():
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
 def publish(build_dir: Path, build_id: str, staging: Path, manifest: dict, counts: dict[str, int]) -> Path:
     """Make the closed store in ``staging`` (its ``oxigraph`` folder) the current build: manifest, fsync, rename."""
     build_dir = Path(build_dir)

@@ -125,3 +125,10 @@ def test_run_all_writes_a_summary(fixture_build_dir, tmp_path):
     r = run("run_all", "--only", "overhead", "--quick", "--build-dir", str(fixture_build_dir), tmp=tmp_path)
     rec = record(r["dir"], "summary")
     assert rec["runs"]["overhead"]["rc"] == 0 and not rec["failed"]
+
+
+def test_textread_times_every_attack_text_at_each_size(tmp_path):
+    r = run("textread", "--sizes", "1024,4096", "--repeat", "1", tmp=tmp_path)
+    rec = record(r["dir"], "textread")
+    assert {row["text"] for row in rec["rows"]} >= {"unterminated string of escaped quotes", "name run without a colon"}
+    assert all(row["cpu_seconds"] >= 0 for row in rec["rows"]) and len(rec["rows"]) == 10

@@ -11,7 +11,8 @@ tests and the W3C Graph Store Protocol tests, on an update-enabled server.
 GAISTD data, and our shapes would rightly refuse it. Rather than a switch that turns validation off (which could be
 left on in production by mistake), that server is configured with ``SHAPES_DIR`` and ``CHECKS_DIR`` pointing at empty
 folders: every write still goes through validation, reasoning and the new-build swap, with a shape set that has
-nothing to say about foaf. ``WRITABLE_GRAPHS=*`` lets the tests create their own graphs.
+nothing to say about foaf. ``WRITABLE_GRAPHS=*`` lets the tests create their own graphs, and ``UPDATE_ADMINS`` gives their token the role that
+may empty graphs whole (the Protocol tests begin with ``DROP ALL`` or ``CLEAR ALL``; any other token gets 403).
 """
 
 from __future__ import annotations
@@ -215,6 +216,40 @@ def test_read_only_graphs_refuse_writes_with_403(writable, graph):
     for status, _, body in attempts:
         assert status == 403 and b"read-only" in body and graph.encode() in body, body
     assert current_build(writable.build_dir) == before
+
+
+def graph_counts(base: str) -> dict[str, int]:
+    """Triples per named graph of the store, as /sparql counts them."""
+    status, _, body = call(base, "GET", "/sparql?" + urlencode(
+        {"query": "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"}),
+        headers={"Accept": "application/sparql-results+json"})
+    assert status == 200, body
+    return {b["g"]["value"]: int(b["n"]["value"]) for b in json.loads(body)["results"]["bindings"]}
+
+
+@pytest.mark.parametrize("text", [
+    "DROP ALL", "CLEAR ALL", "DROP NAMED", "CLEAR NAMED", "DROP SILENT ALL", "clear\tnamed", "DROPALL",
+    "DROP DEFAULT", "CLEAR DEFAULT", f"DROP GRAPH <{DATA}>", f"CLEAR SILENT GRAPH <{DATA}>", f"CLEAR GRAPH <{META}>",
+    "DELETE WHERE { ?s ?p ?o }", "MOVE DEFAULT TO <http://example.org/elsewhere>",
+    "INSERT DATA { <http://a> <http://b> <http://c> } ; DROP ALL",
+])
+def test_emptying_graphs_whole_is_403_and_changes_nothing(writable, text):
+    """An update that drops or clears graphs whole (ALL and NAMED name the read-only graphs too) or empties the data
+    graph is refused whole with 403, with a valid token: the build and every graph's triple count stay as they were
+    (DROP ALL once answered 200, left the read-only graphs and emptied the data graph)."""
+    before_build, before = current_build(writable.build_dir), graph_counts(writable.url)
+    status, _, body = update(writable.url, text)
+    assert status == 403 and (b"read-only" in body or b"data graph" in body), body
+    assert current_build(writable.build_dir) == before_build
+    assert graph_counts(writable.url) == before and before[DATA] > 0
+
+
+def test_graph_store_delete_of_the_data_graph_is_403(writable):
+    """DELETE of ?default (the data graph) would empty it whole: 403, nothing changed."""
+    before_build, before = current_build(writable.build_dir), graph_counts(writable.url)
+    status, _, body = call(writable.url, "DELETE", "/rdf-graph-store?default", headers=AUTH)
+    assert status == 403 and b"data graph" in body, body
+    assert current_build(writable.build_dir) == before_build and graph_counts(writable.url) == before
 
 
 def test_other_graphs_are_not_writable_unless_listed(writable):
@@ -510,7 +545,8 @@ def w3c_writable(tmp_path_factory, live_server_factory):
                            build_id="w3c-writable")
     permissive = tmp_path_factory.mktemp("no-shapes")
     return live_server_factory(build_dir, config={
-        "UPDATES_ENABLED": "true", "UPDATE_TOKENS": TOKENS, "WRITABLE_GRAPHS": "*", "SHAPES_DIR": str(permissive),
+        "UPDATES_ENABLED": "true", "UPDATE_TOKENS": TOKENS, "UPDATE_ADMINS": "robot", "WRITABLE_GRAPHS": "*",
+        "SHAPES_DIR": str(permissive),
         "CHECKS_DIR": str(permissive), "QUERY_WORKERS": 2})
 
 

@@ -120,6 +120,21 @@ def lock(build_dir: Path, wait: float | None = None, busy: type[BuildBusy] = Bui
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def remove_stale_staging(build_dir: Path) -> list[Path]:
+    """Staging folders left by a killed build or write, removed if the build lock is free now (a live holder's
+    folder is in use: then nothing is removed, the next write or start-up does it). A build folder that does not
+    exist yet, or that this process may not write, is left alone."""
+    if not (Path(build_dir) / "stores").is_dir():
+        return []
+    from gaistd_kg.store import remove_staging
+
+    try:
+        with lock(build_dir, wait=0):
+            return remove_staging(build_dir)
+    except (BuildBusy, OSError):
+        return []
+
+
 def meta_graph(build_id: str, inputs: Inputs, counts: dict[str, int]) -> Graph:
     """What the build was made from: deterministic (no wall-clock time), so equal inputs give an equal store."""
     g = bind_prefixes(Graph())

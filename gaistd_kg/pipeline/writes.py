@@ -179,8 +179,9 @@ class Write:
         return {k: v for k, v in self.__dict__.items() if k not in ("pool", "_graphs")} | {"pool": None, "_graphs": {}}
 
     def prepare(self, say) -> None:
-        from gaistd_kg.store import current_manifest
+        from gaistd_kg.store import current_manifest, remove_staging
 
+        remove_staging(self.build_dir)  # left by a process killed mid-write or mid-build: the lock says none is live
         self.previous = current_manifest(self.build_dir)
         if self.previous is None:
             raise NoBuild("no built store to write to: run `gaistd build` first")

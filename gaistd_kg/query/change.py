@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -19,7 +20,8 @@ import pyoxigraph as ox
 
 from gaistd_kg.formats import BY_NAME
 
-from .sparqltext import QueryError, QueryRefused, QuerySyntaxError, check_update, mentioned_iris, with_using
+from .sparqltext import (MAX_TEXT_BYTES, QueryError, QueryRefused, QuerySyntaxError, check_update, mentioned_iris,
+                         with_using)
 
 BASE = "https://w3id.org/gaistd/"
 GRAPH_BASE = BASE + "graph/"
@@ -52,7 +54,7 @@ def _refuse_unsafe_body(body: bytes, fmt: str) -> None:
                                           "refused: entities can expand without bound or name files and URLs")
     if fmt == "jsonld":
         try:
-            doc = json.loads(body)
+            doc = json.loads(body, object_pairs_hook=_unique_keys)
         except RecursionError:
             raise QueryRefused("JSON-LD nesting", "JSON-LD nested too deeply is refused "
                                                   f"(at most {MAX_JSON_DEPTH} levels)") from None
@@ -73,6 +75,18 @@ def _refuse_unsafe_body(body: bytes, fmt: str) -> None:
                 stack.extend((v, depth + 1) for v in node.values())
             elif isinstance(node, list):
                 stack.extend((v, depth + 1) for v in node)
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object, refused when a key occurs twice: parsers disagree on which value counts (``json`` keeps the
+    last, a streaming JSON-LD parser may act on the first), so a second ``@context`` could hide a remote one."""
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise QueryRefused("JSON-LD duplicate key", f"JSON-LD with the key {key!r} twice in one object is "
+                                                        "refused: give each key once")
+        seen[key] = value
+    return seen
 
 
 def parse_body(body: bytes, fmt: str, base_iri: str | None) -> list[ox.Triple]:
@@ -114,13 +128,15 @@ def transform(store: ox.Store, change: Mapping) -> Changed:
     op = change["op"]
     existed = True
     if op == "update":
-        check_update(change["text"], change.get("service_allowlist", ()))
+        check_update(change["text"], change.get("service_allowlist", ()), change.get("max_bytes", MAX_TEXT_BYTES))
         named = sorted(mentioned_iris(change["text"]) & set(READ_ONLY))
         if named:
             raise QueryRefused("read-only graph", f"graph <{named[0]}> is read-only, and not part of what an update "
                                                   "sees: updates read and change the asserted graphs; the inferred "
                                                   "and meta graphs are recomputed by each write")
         text = with_using(change["text"], change.get("using", ()), change.get("using_named", ()))
+        if not change.get("may_empty"):
+            _probe_graphs(work, text, change.get("base_iri"))
         try:
             work.update(text, base_iri=change.get("base_iri"))
         except SyntaxError as exc:
@@ -137,6 +153,11 @@ def transform(store: ox.Store, change: Mapping) -> Changed:
         if op in ("put", "post"):
             work.extend(ox.Quad(t.subject, t.predicate, t.object, target) for t in triples)
     after = set(work)
+    if not change.get("may_empty") and _holds_data(before) and not _holds_data(after):
+        raise QueryRefused("emptying the data graph", f"this write would empty the data graph <{data.value}>: emptying "
+                                                      "it whole is not offered (UPDATE_ADMINS names the tokens that "
+                                                      "may); nothing was changed")
+    _refuse_triple_terms(after - before)
     diff: dict[str, list[int]] = {}
     for q, i in [(q, 0) for q in after - before] + [(q, 1) for q in before - after]:
         name = data.value if isinstance(q.graph_name, ox.DefaultGraph) else q.graph_name.value
@@ -152,6 +173,49 @@ def transform(store: ox.Store, change: Mapping) -> Changed:
                           []).append(q.triple)
     return Changed(graphs={g: ox.serialize(ts, format=ox.RdfFormat.N_TRIPLES) for g, ts in graphs.items()},
                    diff={g: (a, r) for g, (a, r) in diff.items()}, existed=existed)
+
+
+def _probe_graphs(work: ox.Store, text: str, base_iri: str | None) -> None:
+    """Refuse, before it runs, an update that drops, clears or changes a read-only graph or drops or clears the
+    data graph, in whatever words Oxigraph reads it (``DROP ALL``, ``CLEAR NAMED``, ``DROPALL``, ``MOVE``, ``GRAPH
+    ?g`` …): it runs first on a store holding one marker triple (a fresh IRI nobody can name) in each read-only
+    graph, in the data graph named as such, in the default graph and in every named graph of ``work`` (so that
+    ``DROP GRAPH`` of an existing graph runs as it would). Whatever names a protected graph is refused whole."""
+    marker = ox.NamedNode(f"urn:uuid:{uuid.uuid4()}")
+    protected = [ox.NamedNode(g) for g in READ_ONLY]
+    named_data = ox.NamedNode(DATA_GRAPH)
+    graphs = {*protected, named_data, ox.DefaultGraph(), *work.named_graphs()}
+    probe = ox.Store()
+    probe.extend(ox.Quad(marker, marker, marker, g) for g in graphs)
+    try:
+        probe.update(text, base_iri=base_iri)
+    except SyntaxError as exc:
+        raise QuerySyntaxError(str(exc)) from None
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise QueryError(f"update failed: {exc}") from None
+    for g in protected:
+        if list(probe.quads_for_pattern(None, None, None, g)) != [ox.Quad(marker, marker, marker, g)]:
+            raise QueryRefused("read-only graph", f"this update drops, clears or changes the read-only graph "
+                                                  f"<{g.value}> (DROP and CLEAR of ALL or NAMED name every graph): "
+                                                  "refused whole, nothing was changed")
+    if ox.Quad(marker, marker, marker, named_data) not in probe:
+        raise QueryRefused("emptying the data graph", f"this update drops or clears the data graph <{DATA_GRAPH}>: "
+                                                      "emptying it whole is not offered (UPDATE_ADMINS names the "
+                                                      "tokens that may); nothing was changed")
+
+
+def _holds_data(quads) -> bool:
+    return any(isinstance(q.graph_name, ox.DefaultGraph) for q in quads)
+
+
+def _refuse_triple_terms(quads) -> None:
+    """RDF 1.2 triple terms (``<<( … )>>``, and the reifiers ``<< … >>`` stands for) are not supported: the shapes,
+    the reasoners and the dumps read RDF 1.1."""
+    for q in quads:
+        if isinstance(q.subject, ox.Triple) or isinstance(q.object, ox.Triple):
+            raise QueryRefused("RDF 1.2 triple terms", "RDF 1.2 quoted triples and triple terms (<< … >>, <<( … )>>) "
+                                                       "are not supported by this server's writes; state the facts "
+                                                       "as plain triples")
 
 
 def _check_writable(diff: Mapping[str, object], writable, data: str) -> None:

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
+from urllib.parse import urljoin
 
 import pyoxigraph as ox
 
 FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH")
 MAX_NESTING = 200  # brackets and unary operators; Oxigraph's parser needs ~10 stack frames per level
+MAX_TEXT_BYTES = 256 << 10  # the default size limit of a query or update text (the web setting QUERY_MAX_BYTES)
+INSPECT_TIME_LIMIT = 5.0  # seconds: a reading of the text taking longer is abandoned (reading is linear: a belt)
 
 
 # --- errors ------------------------------------------------------------------------------------------------------
@@ -31,7 +35,7 @@ class QueryError(Exception):
 class QuerySyntaxError(QueryError):
     def __init__(self, message: str):
         super().__init__(message)
-        m = re.search(r"(\d+):(\d+)", message)
+        m = re.search(r"(?<!\d)(\d+):(\d+)", message)  # from a digit run's start: linear
         self.line, self.column = (int(m.group(1)), int(m.group(2))) if m else (None, None)
 
 
@@ -63,30 +67,82 @@ class QueryMemoryExceeded(QueryError):
 # --- reading the query text ---------------------------------------------------------------------------------------
 
 _PLX = r"%[0-9A-Fa-f]{2}|\\[_~.\-!$&'()*+,;=/?#@%]"
-_TOKEN = re.compile(rf"""
+# Every alternative either matches or fails within the characters a later token would read anyway, except two
+# that ``spans`` keeps linear itself: strings (an unterminated one is scanned to its end once, not from every quote),
+# and prefixed names (whether a run of name characters ends in ``:`` is decided once per run, not once per token).
+_TOKEN_TEMPLATE = r"""
   (?P<ws>\s+)
 | (?P<comment>\#[^\r\n]*)
-| (?P<string>'''(?:(?:'|'')?(?:[^'\\]|\\.))*'''|\"\"\"(?:(?:"|"")?(?:[^"\\]|\\.))*\"\"\"
-            |'(?:[^'\\\r\n]|\\.)*'|"(?:[^"\\\r\n]|\\.)*")
 | (?P<iri><(?:[^<>"{{}}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{{4}}|\\U[0-9A-Fa-f]{{8}})*>)
 | (?P<var>[?$][\w\u00B7\u0300-\u036F\u203F-\u2040]+)
 | (?P<bnode>_:[\w\u00B7\u0300-\u036F\u203F-\u2040](?:[\w.\-\u00B7\u0300-\u036F\u203F-\u2040]*[\w\-\u00B7])?)
 | (?P<langtag>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
-| (?P<pname>(?:[^\W\d_](?:[\w.\-\u00B7]*[\w\-\u00B7])?)?:
-            (?:(?:[\w:]|{_PLX})(?:(?:[\w.:\-\u00B7]|{_PLX})*(?:[\w:\-\u00B7]|{_PLX}))?)?)
+| (?P<pname>{prefix}:
+            (?:(?:[\w:]|{plx})(?:(?:[\w.:\-\u00B7]|{plx})*(?:[\w:\-\u00B7]|{plx}))?)?)
 | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)
 | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
 | (?P<other>\^\^|&&|\|\||!=|<=|>=|.)
-""", re.X | re.S)
+"""
+_TOKEN = re.compile(_TOKEN_TEMPLATE.format(prefix=r"(?:[^\W\d_](?:[\w.\-\u00B7]*[\w\-\u00B7])?)?", plx=_PLX), re.X | re.S)
+_TOKEN_NO_PREFIX = re.compile(_TOKEN_TEMPLATE.format(prefix="", plx=_PLX), re.X | re.S)  # ``:local`` names only
+_NAME_RUN = re.compile(r"[\w.\-\u00B7]*")   # the characters a prefix of a prefixed name is made of
+_LONG_STRING = {q: re.compile(rf"{q}{q}{q}(?:(?:{q}|{q}{q})?(?:[^{q}\\]|\\.))*{q}{q}{q}", re.S) for q in "'\""}
+_SHORT_STRING = {q: re.compile(rf"{q}(?:[^{q}\\\r\n]|\\.)*", re.S) for q in "'\""}  # without the closing quote
 _UESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+def spans(text: str, pos: int = 0) -> Iterator[tuple[str, str, int, int]]:
+    """(kind, text, start, end) for every token, whitespace and comments included, as the SPARQL grammar's terminals
+    split it; in time linear in the length of ``text``, whatever it holds.
+
+    Strings: a string that does not close where it starts cannot close from any later quote of the same kind before
+    the point its scan reached (a later quote was escaped in that scan, so the two scans agree from there on), so
+    that point is remembered and the quote read as a lone character, as the regular expression alone would.
+    """
+    n = len(text)
+    run_end = pos
+    prefixed = False
+    long_open = {"'": True, '"': True}      # False once a long string of that quote failed to close: none will
+    short_dead = {"'": -1, '"': -1}        # a short string of that quote starting before this cannot close
+    while pos < n:
+        ch = text[pos]
+        if ch == '"' or ch == "'":
+            end = -1
+            if long_open[ch] and text.startswith(ch * 3, pos):
+                m = _LONG_STRING[ch].match(text, pos)
+                if m:
+                    end = m.end()
+                else:
+                    long_open[ch] = False
+            if end < 0 and pos >= short_dead[ch]:
+                stop = _SHORT_STRING[ch].match(text, pos).end()
+                if stop < n and text[stop] == ch:
+                    end = stop + 1
+                else:
+                    short_dead[ch] = stop
+            if end < 0:
+                yield "other", ch, pos, pos + 1
+                pos += 1
+            else:
+                yield "string", text[pos:end], pos, end
+                pos = end
+            continue
+        if pos >= run_end:
+            if ch.isalnum() or ch in "_.-\u00b7":  # the characters of \w (str.isalnum and _) and of a prefix
+                run_end = _NAME_RUN.match(text, pos).end()
+                prefixed = text.startswith(":", run_end) and text[run_end - 1] != "."
+            else:
+                prefixed = False
+        m = (_TOKEN if prefixed else _TOKEN_NO_PREFIX).match(text, pos)
+        yield m.lastgroup, m.group(), pos, m.end()
+        pos = m.end()
 
 
 def tokens(text: str) -> Iterable[tuple[str, str]]:
     """(kind, text) for each token outside whitespace and comments, as the SPARQL grammar's terminals split it."""
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
+    for kind, tok, _, _ in spans(text):
         if kind not in ("ws", "comment"):
-            yield kind, m.group()
+            yield kind, tok
 
 
 def _iri_text(token: str) -> str:
@@ -139,14 +195,15 @@ def _inspect(text: str) -> QueryInfo:
     ``true`` then SERVICE), and in an expression ``<`` may be an operator where a lexer sees an IRI. The reading is
     therefore conservative: any SERVICE it cannot read plainly is reported as an endpoint it cannot resolve (None).
     """
-    toks = list(tokens(text))
+    located = _timed_spans(text)
+    toks = [(kind, tok) for kind, tok, _, _ in located]
     prefixes: dict[str, str] = {}
     base = ""
     i = 0
     while i < len(toks):  # prologue
         word = toks[i][1].upper() if toks[i][0] == "word" else ""
         if word == "BASE" and i + 1 < len(toks) and toks[i + 1][0] == "iri":
-            base = _iri_text(toks[i + 1][1])
+            base = _join(base, _iri_text(toks[i + 1][1])) or ""
             i += 2
         elif word == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" and toks[i + 2][0] == "iri":
             prefixes[toks[i + 1][1].rstrip(":")] = _iri_text(toks[i + 2][1])
@@ -205,8 +262,88 @@ def _inspect(text: str) -> QueryInfo:
             services.append(None if target[1].upper().startswith("SILENT") else _resolve(target, prefixes, base))
         elif "SERVICE" in up:
             services.append(None)
+    hidden_service, hidden_load = _hidden_keywords(text, located)
+    if hidden_service:
+        services.append(None)
+    loads = loads or hidden_load
     return QueryInfo(form=form, update=update, dataset_clause=dataset_clause, services=tuple(services),
                      dataset_iris=tuple(dataset_iris), loads=loads, using=using, nesting=deepest)
+
+
+def _hidden_keywords(text: str, main: list[tuple[str, str, int, int]]) -> tuple[bool, bool]:
+    """(SERVICE, LOAD): whether Oxigraph may read either where the tokens show a string.
+
+    Where a lexer sees an IRI holding ``#``, Oxigraph may see a less-than and a comment to the end of the line
+    (``FILTER(?a<?b)#>``), and read the next line as code. If a string starts on that line and runs past its end,
+    the two readings part: the next lines are code for Oxigraph, a string for the tokens. They are read again from
+    the next line, as Oxigraph would, until that reading meets a token boundary of the first (from there the two
+    agree); a keyword found there that could call out (followed by an endpoint, or glued to one) counts. The second
+    readings together read at most twice the text (beyond that the text is refused: no query needs it).
+    """
+    if "#" not in text or not _CALL_OUT.search(text):
+        return False, False
+    starts: set[int] = set()
+    service = load = False
+    budget = 2 * len(text)
+    line_end = -1
+    for kind, tok, start, end in main:
+        if kind == "iri" and "#" in tok:
+            line_end = _line_end(text, end)
+        elif start < line_end < end and kind == "string":
+            starts = starts or {s for _, _, s, _ in main}
+            alt = []
+            for akind, atok, astart, aend in spans(text, line_end + 1):
+                if astart >= end and astart in starts:
+                    break
+                budget -= aend - astart
+                if budget < 0:
+                    raise QueryRefused("size", "the text is read too many ways at once (IRIs holding '#' before "
+                                               "strings over several lines); write the IRIs with their prefix")
+                if akind not in ("ws", "comment"):
+                    alt.append((akind, atok))
+            for j, (akind, atok) in enumerate(alt):
+                up = atok.upper()
+                nxt = alt[j + 1] if j + 1 < len(alt) else ("", "")
+                named = nxt[0] in ("iri", "var", "pname") or (nxt[0] == "word" and nxt[1].upper() == "SILENT")
+                if akind == "pname":  # Oxigraph reads SERVICE:x as SERVICE then :x
+                    prefix = up.split(":", 1)[0]
+                    service, load = service or prefix.endswith("SERVICE"), load or prefix.endswith("LOAD")
+                elif akind == "word" and named:  # prose in a string ("web services") is not followed by an endpoint
+                    service, load = service or "SERVICE" in up, load or "LOAD" in up
+            line_end = -1
+    return service, load
+
+
+_CALL_OUT = re.compile(r"SERVICE|LOAD", re.I)
+
+
+def _line_end(text: str, pos: int) -> int:
+    ends = [i for i in (text.find("\n", pos), text.find("\r", pos)) if i >= 0]
+    return min(ends) if ends else len(text)
+
+
+def _timed_spans(text: str) -> list[tuple[str, str, int, int]]:
+    """``spans(text)`` without whitespace and comments, as a list; QueryRefused past ``INSPECT_TIME_LIMIT`` (reading is linear in the length, which
+    the callers bound first: this only keeps an overloaded process from reading one text for ever)."""
+    deadline = time.monotonic() + INSPECT_TIME_LIMIT
+    out: list[tuple[str, str, int, int]] = []
+    for span in spans(text):
+        if span[0] not in ("ws", "comment"):
+            out.append(span)
+            if not len(out) & 0x3FFF and time.monotonic() > deadline:
+                raise QueryRefused("size", f"reading the text took longer than {INSPECT_TIME_LIMIT:g} s; send a "
+                                           "shorter one")
+    return out
+
+
+def check_size(text: str, max_bytes: int | None = MAX_TEXT_BYTES, what: str = "query") -> None:
+    """Refuse a text longer than ``max_bytes`` in UTF-8 (None or 0: no limit) before anything reads it."""
+    if not max_bytes:
+        return
+    size = len(text) if len(text) > max_bytes or len(text) * 4 <= max_bytes else len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise QueryRefused("size", f"the {what} is {size} bytes or more; at most {max_bytes} bytes are read here "
+                                   "(QUERY_MAX_BYTES)")
 
 
 def _check_nesting(info: QueryInfo) -> None:
@@ -244,17 +381,32 @@ def _resolve(token: tuple[str, str], prefixes: Mapping[str, str], base: str) -> 
         iri = prefixes[prefix] + re.sub(r"\\(.)", r"\1", local)
     else:
         return None  # a variable, or something the reading does not follow: never allowed
-    if not re.match(r"[A-Za-z][A-Za-z0-9+.\-]*:", iri):
-        return base + iri if base and re.match(r"https?://", base) else None
-    return iri
+    return _join(base, iri) if not _SCHEME.match(iri) else iri
 
 
-def check_query(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def _join(base: str, iri: str) -> str | None:
+    """``iri`` resolved against ``base`` (RFC 3986, as Oxigraph resolves it); None when neither gives a scheme. A
+    base of a scheme ``urljoin`` does not know is prefixed as it is, so the result keeps the base's scheme."""
+    if _SCHEME.match(iri):
+        return iri
+    if not base or not _SCHEME.match(base):
+        return None
+    joined = urljoin(base, iri)
+    return joined if _SCHEME.match(joined) else base + iri
+
+
+def check_query(text: str, service_allowlist: Iterable[str] = (), max_bytes: int | None = MAX_TEXT_BYTES
+                ) -> QueryInfo:
     """The one place that decides whether a query may run here. Returns what it read; raises QueryRefused.
 
-    Refused: SPARQL Update (this is a read-only query service) and SERVICE to any endpoint not in
-    ``service_allowlist`` (a SERVICE whose endpoint is a variable or cannot be resolved is never allowed).
+    Refused: a text over ``max_bytes`` (before it is read), SPARQL Update (this is a read-only query service) and
+    SERVICE to any endpoint not in ``service_allowlist`` (a SERVICE whose endpoint is a variable or cannot be
+    resolved is never allowed).
     """
+    check_size(text, max_bytes)
     info = inspect(text)
     if info.update:
         raise QueryRefused("update", f"SPARQL Update ({info.update}) is not accepted: this is a read-only query "
@@ -292,9 +444,11 @@ def check_dataset(iris: Iterable[str], feature: str = "default-graph-uri") -> No
         _check_local(iri, feature)
 
 
-def check_update(text: str, service_allowlist: Iterable[str] = ()) -> QueryInfo:
-    """The update endpoint's counterpart of ``check_query``: refuses LOAD always, SERVICE unless allow-listed, and
-    a query sent as an update. Raises QueryRefused."""
+def check_update(text: str, service_allowlist: Iterable[str] = (), max_bytes: int | None = MAX_TEXT_BYTES
+                 ) -> QueryInfo:
+    """The update endpoint's counterpart of ``check_query``: refuses a text over ``max_bytes``, LOAD always, SERVICE
+    unless allow-listed, and a query sent as an update. Raises QueryRefused."""
+    check_size(text, max_bytes, "update")
     info = inspect(text)
     if info.form is not None:
         raise QueryRefused("query", f"a {info.form} query is not an update: send queries to the query endpoint")
@@ -315,7 +469,7 @@ def mentioned_iris(text: str) -> set[str]:
     base = ""
     for i, (kind, tok) in enumerate(toks[:-1]):
         if kind == "word" and tok.upper() == "BASE" and toks[i + 1][0] == "iri":
-            base = _iri_text(toks[i + 1][1])
+            base = _join(base, _iri_text(toks[i + 1][1])) or ""
         elif kind == "word" and tok.upper() == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" \
                 and toks[i + 2][0] == "iri":
             prefixes[toks[i + 1][1].rstrip(":")] = _iri_text(toks[i + 2][1])
@@ -344,8 +498,7 @@ def with_using(text: str, default_graphs: Iterable[str] = (), named_graphs: Iter
         raise QueryRefused("using-graph-uri", "using-graph-uri / using-named-graph-uri cannot be combined with an "
                                               "update that names its own dataset (USING or WITH)")
     out, depth, last, prev = [], 0, 0, ""
-    for m in _TOKEN.finditer(text):
-        kind, tok = m.lastgroup, m.group()
+    for kind, tok, start, _ in spans(text):
         if kind in ("ws", "comment"):
             continue
         if tok == "{":
@@ -356,8 +509,8 @@ def with_using(text: str, default_graphs: Iterable[str] = (), named_graphs: Iter
             if prev != "}":
                 raise QueryRefused("using-graph-uri", "using-graph-uri / using-named-graph-uri cannot apply to "
                                                       "DELETE WHERE { … }: write DELETE { … } WHERE { … }")
-            out.append(text[last:m.start()] + clauses.lstrip() + " ")
-            last = m.start()
+            out.append(text[last:start] + clauses.lstrip() + " ")
+            last = start
         prev = tok
     out.append(text[last:])
     return "".join(out)

@@ -235,8 +235,7 @@ def _prologue(spans: list[tuple[str, str, int, int]]) -> tuple[dict[str, str], s
 
 
 def _spans(text: str) -> list[tuple[str, str, int, int]]:
-    return [(m.lastgroup, m.group(), m.start(), m.end()) for m in st._TOKEN.finditer(text)
-            if m.lastgroup not in ("ws", "comment")]
+    return [span for span in st.spans(text) if span[0] not in ("ws", "comment")]
 
 
 def prepare(text: str, mapping: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:

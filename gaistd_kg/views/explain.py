@@ -13,7 +13,9 @@ premises asserted, so the shortest readable chain wins. Recursion stops at ``max
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Iterator, Mapping
 
 import pyoxigraph as ox
@@ -126,13 +128,49 @@ def parse_term(text: str | Term) -> Term:
             raise TermError(f"unterminated literal: {text}")
         lexical, rest = text[1:end], text[end + 1:]
         if rest.startswith("@"):
-            return ox.Literal(lexical, language=rest[1:])
+            try:
+                return ox.Literal(lexical, language=rest[1:])
+            except ValueError:
+                raise TermError(f"not a valid language tag (BCP 47): @{rest[1:]}") from None
         if rest.startswith("^^"):
-            return ox.Literal(lexical, datatype=_iri(rest[2:]))
+            return _typed(lexical, _iri(rest[2:]))
         if rest:
             raise TermError(f"cannot read the literal {text}")
         return ox.Literal(lexical)
     return _iri(text)
+
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+_TZ = r"(?:Z|[+-](?:0\d|1[0-3]):[0-5]\d|[+-]14:00)?"
+_YMD = r"(-?(?:[1-9]\d{4,}|\d{4}))-(\d\d)-(\d\d)"
+_LEXICAL = {  # the lexical forms of XML Schema 1.1 for the types our data uses; a date's day is checked apart
+    "date": re.compile(_YMD + _TZ),
+    "dateTime": re.compile(_YMD + r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?" + _TZ),
+    "gYear": re.compile(r"-?(?:[1-9]\d{4,}|\d{4})" + _TZ),
+    "gYearMonth": re.compile(r"-?(?:[1-9]\d{4,}|\d{4})-(?:0[1-9]|1[0-2])" + _TZ),
+    "integer": re.compile(r"[+-]?\d+"),
+    "decimal": re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"),
+    "boolean": re.compile(r"true|false|1|0"),
+}
+
+
+def _typed(lexical: str, datatype: ox.NamedNode) -> ox.Literal:
+    """A typed literal, its lexical form checked for the XML Schema types of ``_LEXICAL`` (an invalid date names
+    no fact of the graph: TermError says what is wrong)."""
+    name = datatype.value[len(XSD):] if datatype.value.startswith(XSD) else None
+    pattern = _LEXICAL.get(name or "")
+    m = pattern.fullmatch(lexical.strip()) if pattern else None
+    if pattern and (m is None or (name in ("date", "dateTime") and not _real_day(*m.group(1, 2, 3)))):
+        raise TermError(f"not a valid xsd:{name}: {lexical!r}")
+    return ox.Literal(lexical, datatype=datatype)
+
+
+def _real_day(year: str, month: str, day: str) -> bool:
+    try:
+        date(2000 + int(year) % 400, int(month), int(day))  # the Gregorian calendar repeats every 400 years
+    except ValueError:
+        return False
+    return True
 
 
 def _iri(text: str) -> ox.NamedNode:
@@ -267,4 +305,9 @@ def explain(store_or_graphs: Any, s: str | Term, p: str | Term, o: str | Term,
     """Explain the fact (s, p, o): asserted (with graph and sources), inferred (with the chain of asserted facts and
     axioms that entail it), or not holding. Terms are prefixed names, IRIs (bare or in <>), ox or rdflib terms."""
     store = as_store(store_or_graphs)
-    return Explainer(store, max_depth).explain((parse_term(s), parse_term(p), parse_term(o)))
+    terms = (parse_term(s), parse_term(p), parse_term(o))
+    if isinstance(terms[0], ox.Literal):
+        raise TermError(f"the subject must be an IRI or a blank node, not the literal {terms[0]}")
+    if not isinstance(terms[1], ox.NamedNode):
+        raise TermError(f"the property must be an IRI, not {terms[1]}")
+    return Explainer(store, max_depth).explain(terms)

@@ -23,8 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_WORKERS": 2,                    # query processes per app process
     "QUERY_MEMORY_LIMIT": 1024,            # MiB of data memory per query process (RLIMIT_DATA); 0: no limit
     "MAX_CONTENT_LENGTH": 1 << 20,         # bytes in a request body; more is refused with 413
+    "QUERY_MAX_BYTES": 256 << 10,          # bytes of query text; longer is refused (400) before it is read
     "UPDATES_ENABLED": False,              # SPARQL Update (/sparql/update) and Graph Store writes (/rdf-graph-store)
     "UPDATE_TOKENS": {},                   # name -> bearer token, when updates are enabled (env: "name=token …")
+    "UPDATE_ADMINS": [],                   # token names that may empty graphs whole (DROP/CLEAR ALL, NAMED, DEFAULT)
     "WRITABLE_GRAPHS": [],                 # graphs writable besides graph/data; ["*"]: any graph not read-only
     "SHAPES_DIR": "",                      # SHACL shapes every write must satisfy; "": <repo>/shapes
     "CHECKS_DIR": "",                      # duplicate checks every write must pass; "": <repo>/queries/checks
@@ -71,6 +73,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.config["BUILD_DIR"] = str(Path(app.config["BUILD_DIR"]))
+    from gaistd_kg.pipeline.steps import remove_stale_staging
+
+    remove_stale_staging(Path(app.config["BUILD_DIR"]))  # what a killed write or build left beside the stores
 
     from . import blueprints
 

@@ -391,11 +391,14 @@ def _answer(op: Operation) -> Response:
     backend = get_backend()
     allow = tuple(current_app.config["SERVICE_ALLOWLIST"])
     try:
+        query.check_size(op.text, current_app.config.get("QUERY_MAX_BYTES"))  # before any reading of the text
         prepared = query.with_known_prefixes(op.text)
     except query.QuerySyntaxError as exc:
         return _error(400, f"malformed query: {exc}")
+    except query.QueryRefused as exc:
+        return _error(400, str(exc))
     try:
-        info = query.check_query(prepared.text, allow)
+        info = query.check_query(prepared.text, allow, current_app.config.get("QUERY_MAX_BYTES"))
         query.check_dataset(op.dataset.default_graphs, "default-graph-uri")
         query.check_dataset(op.dataset.named_graphs, "named-graph-uri")
     except query.QueryRefused as exc:

@@ -47,7 +47,7 @@ GSP_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
 REALM = 'Bearer realm="gaistd-kg writes"'
 BODY_TYPES = {"text/turtle": "ttl", "application/x-turtle": "ttl", "application/n-triples": "nt",
               "application/rdf+xml": "rdf", "application/ld+json": "jsonld"}
-REFUSED_403 = {"read-only graph", "graph not writable"}
+REFUSED_403 = {"read-only graph", "graph not writable", "emptying the data graph"}
 
 
 # --- who may write --------------------------------------------------------------------------------------------------
@@ -95,6 +95,7 @@ def _commit(change: dict, who: str, what: str) -> writes.WriteResult:
     cfg = current_app.config
     writable = cfg.get("WRITABLE_GRAPHS") or []
     change = {**change, "writable": "*" if "*" in writable else list(writable),
+              "may_empty": who in (cfg.get("UPDATE_ADMINS") or ()),
               "service_allowlist": list(cfg.get("SERVICE_ALLOWLIST") or ())}
     result = writes.commit(Path(cfg["BUILD_DIR"]), get_backend().pool, change, who, what,
                            shapes_dir=_dir("SHAPES_DIR", ROOT / "shapes"),
@@ -149,10 +150,11 @@ def update():
     try:
         who = authorised()  # before the text is read: nobody without a token learns anything from the parser
         text, using, using_named = _read_update()
-        query.check_update(text, current_app.config.get("SERVICE_ALLOWLIST") or ())
+        # no QUERY_MAX_BYTES here: the writer has a token, the body limit bounds the text, and reading it is linear
+        query.check_update(text, current_app.config.get("SERVICE_ALLOWLIST") or (), None)
         query.with_using(text, using, using_named)  # a dataset conflict is refused before the lock is taken
         result = _commit({"op": "update", "text": text, "base_iri": request.base_url, "using": using,
-                          "using_named": using_named}, who, text)
+                          "using_named": using_named, "max_bytes": None}, who, text)
     except KNOWN as exc:
         return error_response(exc)
     return _done(result, 200, f"update {result.summary()}")

@@ -79,7 +79,8 @@ def server(slow_build, live_server_factory):
     QUERY_TIMEOUT 2 s, QUERY_MEMORY_LIMIT 256 MiB, at most 2 requests per client, writes enabled."""
     return live_server_factory(slow_build, workers=1, extra_args=("--threads", "8"), config={
         "QUERY_WORKERS": WORKERS, "QUERY_TIMEOUT": 2, "QUERY_MEMORY_LIMIT": 256, "MAX_CONCURRENT_PER_CLIENT": 2,
-        "ROW_LIMIT": 100_000_000, "UPDATES_ENABLED": "true", "UPDATE_TOKENS": {"limits": TOKEN}})
+        "ROW_LIMIT": 100_000_000, "UPDATES_ENABLED": "true", "UPDATE_TOKENS": {"limits": TOKEN},
+        "QUERY_MAX_BYTES": LIMIT})  # a query text may fill the whole body here (the default is a quarter of it)
 
 
 # --- request size -----------------------------------------------------------------------------------------------------
