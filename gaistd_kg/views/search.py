@@ -203,9 +203,10 @@ def search(index: Path, query: str, limit: int = 20, offset: int = 0,
         answer.fuzzy = fuzzy
         hits = []
         for rowid, score in rows:
-            e = db.execute("SELECT iri, kind, kind_label, identifier, title, status, jurisdiction, jurisdiction_label, "
-                           "issued FROM entry WHERE rowid = ?", (rowid,)).fetchone()
-            hits.append(Hit(*e, score))  # the nine columns selected, then the score
+            e: tuple[str, str, str, str, str, str, str, str, str] = db.execute(  # Hit's fields before the score
+                "SELECT iri, kind, kind_label, identifier, title, status, jurisdiction, jurisdiction_label, "
+                "issued FROM entry WHERE rowid = ?", (rowid,)).fetchone()
+            hits.append(Hit(*e, score=score))
         for key in ("kind", "jurisdiction", "status"):
             counts: dict[tuple[str, str], int] = {}
             for h in hits:
