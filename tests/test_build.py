@@ -172,3 +172,33 @@ def test_validate_exit_codes(project, tmp_path):
     assert r.returncode == 2 and "broken.ttl:1" in r.stderr
     r = _gaistd("query", "ASK {}", root=project, build_dir=tmp_path / "nothing")
     assert r.returncode == 2 and "gaistd build" in r.stderr
+
+
+GHOST = """@prefix gaistd: <https://w3id.org/gaistd/ontology#> .
+@prefix gdoc: <https://w3id.org/gaistd/id/document/> .
+@prefix gorg: <https://w3id.org/gaistd/id/org/> .
+
+gdoc:ghost gaistd:developedBy gorg:cen .
+"""
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+@pytest.mark.parametrize("checks", [False, True], ids=["shapes-only", "with-checks"])
+def test_a_document_only_by_inference_fails_the_document_shape(project, tmp_path, engine, checks):
+    """The shapes see what reasoning types (issue 15, finding 4): a data file holding only ``gdoc:ghost
+    gaistd:developedBy gorg:cen`` makes gdoc:ghost a gaistd:NormativeDocument through the property's domain, and the
+    document shape then fails the build naming gdoc:ghost and what a document record lacks (source, jurisdiction,
+    status), whether or not the untyped-resource check is there to catch it first; the previous store stays."""
+    if checks:
+        shutil.copytree(ROOT / "queries" / "checks", project / "queries" / "checks")
+    out = tmp_path / "build"
+    good = build(project, out, engine=engine)
+    (project / "data" / "ghost.ttl").write_text(GHOST, encoding="utf-8")
+    with pytest.raises(ValidationFailed) as info:
+        build(project, out, engine=engine)
+    ghost = [f for f in info.value.result.violations if f.focus == "gdoc:ghost"]
+    shape = {f.path for f in ghost if f.shape == "gaistdsh:NormativeDocumentShape"}
+    assert {"dcterms:source", "gaistd:jurisdiction", "gaistd:status"} <= shape, info.value.result.text()
+    assert all(f.where and "ghost.ttl" in f.where for f in ghost)
+    assert any("untyped-resource-violation.rq" in (f.shape or "") for f in ghost) == checks
+    assert current_manifest(out)["build_id"] == good.build_id

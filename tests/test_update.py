@@ -415,6 +415,81 @@ def _swallow(fn, *args):
         pass  # the server was killed under the request
 
 
+# --- the write gate: what reasoning makes, the schema, literals, limits (issue 15, findings 4 and 7) -------------------
+
+def test_a_document_only_by_inference_is_422_from_the_document_shape(writable):
+    """The ghost (a document only through the domain of gaistd:developedBy) is refused by the document shape on the
+    reasoning closure, not only by the untyped-resource check: the report names gdoc:ghost, the shape and what a
+    document record lacks; nothing changes."""
+    before_build = current_build(writable.build_dir)
+    status, _, body = update(writable.url, GHOST)
+    assert status == 422 and b"nothing was changed" in body, body
+    lines = [line for line in body.decode().splitlines() if "gdoc:ghost" in line and "NormativeDocumentShape" in line]
+    assert {p for p in ("dcterms:source", "gaistd:jurisdiction", "gaistd:status") if any(p in x for x in lines)} == \
+        {"dcterms:source", "gaistd:jurisdiction", "gaistd:status"}, body
+    assert current_build(writable.build_dir) == before_build
+    assert not ask(writable.url, PREFIXES + "ASK { gdoc:ghost ?p ?o }")
+
+
+@pytest.mark.parametrize("text,triple", [
+    (PREFIXES + "PREFIX owl: <http://www.w3.org/2002/07/owl#> PREFIX skos: <http://www.w3.org/2004/02/skos/core#> "
+     "INSERT DATA { skos:broader a owl:TransitiveProperty }",
+     b"<http://www.w3.org/2004/02/skos/core#broader> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+     b"<http://www.w3.org/2002/07/owl#TransitiveProperty>"),
+    (PREFIXES + "INSERT DATA { gaistd:Law rdfs:subClassOf gaistd:Risk }",
+     b"<https://w3id.org/gaistd/ontology#Law> <http://www.w3.org/2000/01/rdf-schema#subClassOf> "
+     b"<https://w3id.org/gaistd/ontology#Risk>"),
+    (PREFIXES + "PREFIX owl: <http://www.w3.org/2002/07/owl#> INSERT DATA { gaistd:Tool a owl:Class }",
+     b"<https://w3id.org/gaistd/ontology#Tool> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+     b"<http://www.w3.org/2002/07/owl#Class>"),
+    (PREFIXES + "PREFIX owl: <http://www.w3.org/2002/07/owl#> "
+     "INSERT DATA { gdoc:wdta-ai-str-03 owl:sameAs gdoc:wdta-ai-str-01 }",
+     b"<https://w3id.org/gaistd/id/document/wdta-ai-str-03> <http://www.w3.org/2002/07/owl#sameAs> "
+     b"<https://w3id.org/gaistd/id/document/wdta-ai-str-01>"),
+    (PREFIXES + 'INSERT DATA { gdoc:wdta-ai-str-03 <https://example.org/test#when> "not a date"^^xsd:date }',
+     b'"not a date"^^<http://www.w3.org/2001/XMLSchema#date>'),
+], ids=["transitive-property", "subclass", "class", "same-as-between-ours", "ill-typed-literal"])
+def test_schema_triples_and_ill_typed_literals_are_422_naming_the_triple(writable, text, triple):
+    """A write may not change the schema the data is reasoned with (rdfs:/owl: statements other than annotations,
+    typing something as a class or a property, owl:sameAs between two of our resources) nor bring a literal that is
+    not valid for its datatype: 422 naming the triple, so the fast reasoner always applies and no accepted literal
+    trips a later write; nothing changes."""
+    before_build = current_build(writable.build_dir)
+    before = count(writable.url, f"GRAPH <{DATA}> {{ ?s ?p ?o }}")
+    status, _, body = update(writable.url, text)
+    assert status == 422 and b"nothing was changed" in body and triple in body, body
+    assert current_build(writable.build_dir) == before_build
+    assert count(writable.url, f"GRAPH <{DATA}> {{ ?s ?p ?o }}") == before
+
+
+def test_annotations_and_links_to_wikidata_are_not_schema_changes(writable):
+    """rdfs:label, rdfs:comment, rdfs:seeAlso and owl:sameAs from one of ours to a Wikidata entity are data, as in
+    the shipped files: accepted."""
+    status, _, body = update(writable.url, PREFIXES + """PREFIX owl: <http://www.w3.org/2002/07/owl#>
+        INSERT DATA { gdoc:wdta-ai-str-03 rdfs:comment "annotated by a test"@en ;
+                        rdfs:seeAlso <https://example.org/test-see-also> ;
+                        owl:sameAs <http://www.wikidata.org/entity/Q4115189> }""")
+    assert status == 200 and b"+3 -0" in body, body
+
+
+@pytest.mark.parametrize("setting,value", [("WRITE_TIMEOUT", 0.5), ("WRITE_MEMORY_LIMIT", 48)],
+                         ids=["deadline", "memory"])
+def test_a_write_past_its_deadline_or_memory_limit_is_503_and_changes_nothing(shipped_build, tmp_path,
+                                                                              live_server_factory, setting, value):
+    """Validation and reasoning of a write run in a process of their own, bounded like a query: past the deadline
+    (WRITE_TIMEOUT) or the data-memory limit (WRITE_MEMORY_LIMIT) the write is refused with 503 naming the setting,
+    and the build and the data are as before."""
+    build_dir = copy_build(shipped_build, tmp_path / "build")
+    server = live_server_factory(build_dir, config={"UPDATES_ENABLED": "true", "UPDATE_TOKENS": TOKENS,
+                                                   setting: value})
+    before_build = current_build(build_dir)
+    before = count(server.url, f"GRAPH <{DATA}> {{ ?s ?p ?o }}")
+    status, _, body = update(server.url, marks(1))
+    assert status == 503 and setting.encode() in body and b"nothing was changed" in body, body
+    assert current_build(build_dir) == before_build
+    assert count(server.url, f"GRAPH <{DATA}> {{ ?s ?p ?o }}") == before
+
+
 # --- the W3C test suites, on an update-enabled server ---------------------------------------------------------------
 
 PROTOCOL = W3C_DIR / "protocol"

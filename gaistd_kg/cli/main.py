@@ -96,12 +96,14 @@ def cmd_query(args) -> int:
         if not Path(text).is_file():
             return _err(f"no such file: {text}")
         text = Path(text).read_text(encoding="utf-8")
+    from gaistd_kg.query import textsearch
     from gaistd_kg.query.engine import QueryError, QueryRefused, QuerySyntaxError
 
     opened = _open(args)
     try:
         run_query(opened.store, text, args.format, sys.stdout.buffer, limit=args.limit,
-                  width=None if args.wide else terminal_width())
+                  width=None if args.wide else terminal_width(),
+                  functions=textsearch.functions_for(opened.path) if getattr(opened, "path", None) else None)
     except (SyntaxError, QuerySyntaxError) as exc:
         return _err(f"the query is not valid SPARQL: {exc}")
     except QueryRefused as exc:

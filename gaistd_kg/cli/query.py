@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import IO
+from typing import IO, Mapping
 
 import pyoxigraph as ox
 
@@ -71,28 +71,29 @@ def table(variables: list[str], rows: list[list[str]], width: int | None = None)
 
 
 def run_query(store: ox.Store, text: str, fmt: str, output: IO[bytes], limit: int | None = None,
-              width: int | None = None) -> None:
+              width: int | None = None, functions: Mapping | None = None) -> None:
     """Raises query.QueryError subclasses (syntax, refused) and formats.UnknownFormat (both ValueError or subclass).
     ``width``: the table's line length (None: every cell whole). Syntax errors name positions in ``text``."""
     prepared = with_known_prefixes(text)
     try:
-        _run(store, prepared.text, fmt, output, limit, width)
+        _run(store, prepared.text, fmt, output, limit, width, functions)
     except (SyntaxError, QuerySyntaxError) as exc:
         raise prepared.syntax_error(exc) from None
 
 
-def _run(store: ox.Store, text: str, fmt: str, output: IO[bytes], limit: int | None, width: int | None) -> None:
+def _run(store: ox.Store, text: str, fmt: str, output: IO[bytes], limit: int | None, width: int | None,
+         functions: Mapping | None = None) -> None:
     check_query(text)
     if fmt != "table":
         f = formats.lookup(fmt)
-        result = execute(store, text, f.name, row_limit=limit or NO_CAP, prefixes=PREFIXES)
+        result = execute(store, text, f.name, row_limit=limit or NO_CAP, prefixes=PREFIXES, functions=functions)
         if formats.BY_NAME[result.format].kind != f.kind:
             raise formats.UnknownFormat(
                 f"format {fmt!r} is for {'SELECT/ASK' if f.kind == formats.TABULAR else 'CONSTRUCT/DESCRIBE'} "
                 f"results; this {result.form} gives one of: {', '.join(formats.names(formats.BY_NAME[result.format].kind))}")
         output.write(result.body)
         return
-    answer = store.query(text, use_default_graph_as_union=True)
+    answer = store.query(text, use_default_graph_as_union=True, custom_functions=functions or None)
     if isinstance(answer, ox.QueryBoolean):
         output.write(b"true\n" if bool(answer) else b"false\n")
     elif isinstance(answer, ox.QuerySolutions):
@@ -104,4 +105,5 @@ def _run(store: ox.Store, text: str, fmt: str, output: IO[bytes], limit: int | N
                 break
         output.write(table(variables, rows, width).encode("utf-8"))
     else:
-        output.write(execute(store, text, "ttl", row_limit=limit or NO_CAP, prefixes=PREFIXES).body)
+        output.write(execute(store, text, "ttl", row_limit=limit or NO_CAP, prefixes=PREFIXES,
+                             functions=functions).body)

@@ -11,13 +11,13 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
-from .load import display, locate
+from .load import checks_folder, display, locate
 from gaistd_kg.iris import PREFIXES, ROOT
 from gaistd_kg.store import store_from_graphs
 from .findings import Finding
 from gaistd_kg.iris import short
 
-CHECKS_DIR = ROOT / "queries" / "checks"
+CHECKS_DIR = checks_folder(ROOT)
 
 
 def check_files(folder: Path = CHECKS_DIR) -> list[Path]:

@@ -257,12 +257,13 @@ def _subject_chunks(store: ox.Store, graph: ox.NamedNode, size: int) -> Iterator
 
 def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology: Graph | None,
                      size: int = 5000, say=lambda _m: None, path: str | None = None,
-                     workers: int = 1) -> tuple[bool, Graph]:
+                     workers: int = 1, subjects: list | None = None) -> tuple[bool, Graph]:
     """pySHACL's (conforms, report graph) for the data graph ``graph`` of ``store``, computed chunk by chunk;
     ``say`` hears how far it got every ``PROGRESS_SECONDS``.
 
     With ``path`` (the store's folder, flushed) and ``workers`` > 1, chunks are validated by that many processes, each
-    opening the store read-only; results are merged the same way, so the report does not depend on the split."""
+    opening the store read-only; results are merged the same way, so the report does not depend on the split.
+    ``subjects`` (pyoxigraph terms): validate only these resources (the closure check of ``validate``)."""
     import time
 
     levels_read = reads(core)
@@ -289,7 +290,8 @@ def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology
             say(f"  validated {done} resources so far")
             last = time.monotonic()
 
-    chunks = _subject_chunks(store, graph, size)
+    chunks = (_subject_chunks(store, graph, size) if subjects is None
+              else (list(subjects[i:i + size]) for i in range(0, len(subjects), size)))
     if path is None or workers < 2:
         with prepared_sparql(), narrowed() as allowed:
             for subjects in chunks:

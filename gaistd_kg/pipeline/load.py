@@ -21,7 +21,7 @@ FORMATS = {suffix: f.rdflib for suffix, f in INPUT_SUFFIXES.items()}  # rdflib's
 # Code whose change alters what a build produces: a change to it invalidates the cache like a data change does.
 PIPELINE_MODULES = ("pipeline/load.py", "pipeline/validate.py", "pipeline/checks.py", "pipeline/sparqlshapes.py",
                     "pipeline/reason.py", "pipeline/fastreason.py", "pipeline/build.py", "store.py", "iris.py",
-                    "pipeline/chunkshacl.py", "pipeline/streambuild.py")
+                    "pipeline/chunkshacl.py", "pipeline/streambuild.py", "pipeline/run.py", "pipeline/steps.py")
 
 
 class LoadError(ValueError):
@@ -42,6 +42,7 @@ class Inputs:
     shapes: list[Path] = field(default_factory=list)
     data: list[Path] = field(default_factory=list)
     checks: list[Path] = field(default_factory=list)
+    checks_at: Path | None = None  # the checks' folder when it is not <root>/queries/checks (a server's CHECKS_DIR)
 
     def all(self) -> list[Path]:
         return [*self.ontology, *self.shapes, *self.data, *self.checks]
@@ -49,7 +50,7 @@ class Inputs:
     @property
     def checks_dir(self) -> Path:
         """The folder of the query-based checks (``queries/checks``)."""
-        return checks_folder(self.root)
+        return self.checks_at if self.checks_at is not None else checks_folder(self.root)
 
 
 def display(path: Path) -> str:
@@ -89,6 +90,18 @@ def find_inputs(root: Path = ROOT) -> Inputs:
         data=_rdf_files(root / "data"),
         checks=sorted(checks_folder(root).glob("*-violation.rq")),
     )
+
+
+def write_inputs(shapes_dir: Path, checks_dir: Path) -> Inputs:
+    """What a write is validated against: the shapes and the checks of these folders (a server's SHAPES_DIR and
+    CHECKS_DIR, by default the data root's ``shapes/`` and ``queries/checks/``), found as a build finds them. A
+    missing shapes folder is refused: a write is never accepted without the shapes it was meant to meet."""
+    shapes_dir, checks_dir = Path(shapes_dir), Path(checks_dir)
+    if not shapes_dir.is_dir():
+        raise FileNotFoundError(f"SHAPES_DIR {shapes_dir} is not a folder: writes are validated against its shapes "
+                                "(set GAISTD_SHAPES_DIR or GAISTD_ROOT)")
+    return Inputs(root=shapes_dir.parent, shapes=shape_files(shapes_dir),
+                  checks=sorted(checks_dir.glob("*-violation.rq")), checks_at=checks_dir)
 
 
 def digest(paths: Iterable[Path], root: Path, extra: Iterable[Path] = ()) -> str:

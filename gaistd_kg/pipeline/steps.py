@@ -1,6 +1,8 @@
-"""The steps every path through the pipeline shares: the in-memory build (``build``), the streaming build
-(``streambuild``) and accepted writes (``writes``) each take the build folder's one lock, choose the reasoner one way,
-describe the build in one meta graph, and find their inputs with ``load.find_inputs`` (shapes and checks included).
+"""What every path through the pipeline shares: the in-memory build (``build``), the streaming build
+(``streambuild``) and accepted writes (``writes``) run as steps of ``run.run``, which takes the build folder's one
+lock (``lock``); they choose the reasoner one way (``run_reasoner``), describe the build in one meta graph
+(``meta_graph``, ``count_triples``) and find their inputs with ``load.find_inputs`` or ``load.write_inputs`` (shapes
+and checks included). ``FromFiles`` is what the two builds from files share.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from rdflib.namespace import DCTERMS, OWL, PROV, RDF, VOID, XSD
 
 from gaistd_kg import __version__
 from gaistd_kg.iris import BASE, GRAPH, bind_prefixes
+from gaistd_kg.store import current_manifest
 
 from .findings import ValidationResult
-from .load import Inputs
+from .load import Inputs, digest
 
 Progress = Callable[[str], None]
 DATASET = URIRef(BASE + "dataset")
@@ -45,6 +48,51 @@ class BuildResult:
     triples: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     engine: str = "memory"  # "memory" or "stream" (see streambuild)
+
+
+class UnsavedWrites(RuntimeError):
+    """The served store holds writes accepted over HTTP that the input files do not have; a build would drop them."""
+
+    def __init__(self, build_dir: Path, writes: list[dict]):
+        self.writes = writes
+        last = writes[-1]
+        super().__init__(
+            f"the current store holds {len(writes)} accepted write(s) that are not in the input files (the last by "
+            f"{last.get('by')} at {last.get('at')}); a build from the files would discard them.\n"
+            f"Save them first: gaistd --build-dir {build_dir} export -g data -f turtle -o accepted-data.ttl, then move "
+            "the new facts into data/ (the manifest.json of the build lists each write); or run `gaistd build "
+            "--force` to discard them.")
+
+
+class FromFiles:
+    """What both builds from files share: the digest names the build; an unchanged one is skipped, and a store
+    holding accepted writes is not replaced without ``force``."""
+
+    def __init__(self, inputs: Inputs, build_dir: Path, force: bool):
+        self.inputs, self.build_dir, self.force = inputs, Path(build_dir), force
+        self.build_id = digest(inputs.all(), inputs.root)
+        self.timings: dict[str, float] = {}
+        self.result = None
+
+    def prepare(self, say: Progress) -> BuildResult | None:
+        current = current_manifest(self.build_dir)
+        if current and current.get("build_id") == self.build_id and not self.force:
+            say(f"up to date: build {self.build_id} ({len(self.inputs.all())} input files unchanged)")
+            return BuildResult(build_id=self.build_id, skipped=True, triples=current.get("triples", {}))
+        if current and current.get("writes") and not self.force:
+            raise UnsavedWrites(self.build_dir, current["writes"])
+        return None
+
+    def manifest(self) -> dict:
+        root = self.inputs.root.resolve()
+        return {"inputs": [p.resolve().relative_to(root).as_posix() for p in self.inputs.all()],
+                "version": __version__, "built_at": time.time()}
+
+    def warnings(self) -> list[str]:
+        return [f.line() for f in self.result.findings if f.severity != "Violation"] if self.result else []
+
+    def discard(self) -> None:
+        pass
 
 
 @contextmanager
@@ -139,9 +187,11 @@ def write_artefacts(store, folder: Path, previous: Path | None = None) -> Path:
     return out
 
 
-def run_reasoner(reasoner: str, ontology: Graph, data: Graph, say: Progress = lambda _m: None):
+def run_reasoner(reasoner: str, ontology: Graph, data: Graph, say: Progress = lambda _m: None,
+                 fallback: bool = True):
     """owlrl is the reference; the fast engine computes the same triples (tests/test_fastreason.py) and hands back
-    to owlrl for graphs it does not handle."""
+    to owlrl for graphs it does not handle (with ``fallback``; without, its NotImplementedError says why: writes
+    refuse such graphs rather than reason them without a bound)."""
     from .fastreason import reason_fast  # rdflib's reasoners load when a build or a write first reasons
     from .reason import reason
 
@@ -152,5 +202,7 @@ def run_reasoner(reasoner: str, ontology: Graph, data: Graph, say: Progress = la
     try:
         return reason_fast(ontology, data)
     except NotImplementedError as exc:
+        if not fallback:
+            raise
         say(f"{exc}; falling back to owlrl")
         return reason(ontology, data)

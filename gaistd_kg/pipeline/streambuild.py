@@ -19,22 +19,20 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Callable
 
 import pyoxigraph as ox
 from rdflib import URIRef
 
-from gaistd_kg import __version__
 from .load import Inputs, LoadError, parse_files
 from gaistd_kg.formats import INPUT_SUFFIXES
 from gaistd_kg.iris import GRAPH
 from gaistd_kg.store import count_quads, current_path, load_graphs, new_staging, publish, union_count
 
 from .fastreason import reason_store
-from .steps import BuildResult, ValidationFailed, meta_graph, write_artefacts
-from .validate import validate_store
+from .steps import BuildResult, FromFiles, meta_graph, write_artefacts
+from .validate import validate_closure, validate_store
 
 STREAM_ABOVE = 48 * 1024 * 1024  # bytes of data files
 VALIDATION_WORKERS = max(1, min(os.cpu_count() or 1, 4))  # processes validating chunks side by side
@@ -101,60 +99,72 @@ def load_data(store: ox.Store, files: list[Path]) -> None:
             raise LoadError(path, None, f"cannot read: {exc}") from None
 
 
-def build_streaming(inputs: Inputs, build_dir: Path, build_id: str, say: Callable[[str], None],
-                    chunk: int = 5000):
-    """Parse → validate → reason → store without rdflib graphs of the data. Returns a ``steps.BuildResult``; raises
-    what ``build.build`` raises, leaving the current store as it was."""
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    staging = new_staging(build_dir, build_id)
-    try:
-        store = ox.Store(str(staging / "oxigraph"))
+class StreamBuild(FromFiles):
+    """The build with the data in a staging store on disk: the steps of ``run`` (see the module docstring)."""
+
+    engine = "stream"
+
+    def __init__(self, inputs: Inputs, build_dir: Path, force: bool, refuse: str | None = None, chunk: int = 5000):
+        super().__init__(inputs, build_dir, force)
+        self.refuse, self.chunk = refuse, chunk
+        self.staging: Path | None = None
+        self.store = None
+
+    def prepare(self, say: Callable[[str], None]):
+        done = super().prepare(say)
+        if done is None and self.refuse:
+            raise ValueError(f"cannot build with --engine stream: {self.refuse}")
+        return done
+
+    def load(self, say: Callable[[str], None]) -> None:
+        inputs = self.inputs
+        self.staging = new_staging(self.build_dir, self.build_id)
+        self.store = store = ox.Store(str(self.staging / "oxigraph"))
         say(f"parsing {len(inputs.ontology)} ontology and {len(inputs.shapes)} shape files; bulk-loading "
             f"{len(inputs.data)} data files into the store")
-        ontology = parse_files(inputs.ontology)
-        shapes = parse_files(inputs.shapes)
-        load_graphs(store, {"ontology": ontology})
+        self.ontology = parse_files(inputs.ontology)
+        self.shapes = parse_files(inputs.shapes)
+        load_graphs(store, {"ontology": self.ontology})
         load_data(store, inputs.data)
-        counts = {"ontology": count_quads(store, "ontology"), "data": count_quads(store, "data")}
+        self.counts = {"ontology": count_quads(store, "ontology"), "data": count_quads(store, "data")}
+        self.subject_files = SubjectFiles(inputs.data)
         store.flush()  # validation workers open it read-only
-        timings["parse"] = time.perf_counter() - t0
 
-        t = time.perf_counter()
-        say(f"validating {counts['data']} data triples against the SHACL shapes, {chunk} resources at a time")
-        result = validate_store(store, shapes, ontology, SubjectFiles(inputs.data),
-                                checks=inputs.checks_dir, chunk=chunk, say=say,
-                                path=str(staging / "oxigraph"), workers=VALIDATION_WORKERS)
-        timings["validate"] = time.perf_counter() - t
-        if not result.conforms:
-            raise ValidationFailed(result)
+    def validate(self, say: Callable[[str], None]):
+        say(f"validating {self.counts['data']} data triples against the SHACL shapes, {self.chunk} resources at a "
+            "time")
+        return validate_store(self.store, self.shapes, self.ontology, self.subject_files,
+                              checks=self.inputs.checks_dir, chunk=self.chunk, say=say,
+                              path=str(self.staging / "oxigraph"), workers=VALIDATION_WORKERS)
 
-        t = time.perf_counter()
+    def reason(self, say: Callable[[str], None]) -> None:
         say("reasoning (OWL 2 RL closure, fast engine, store to store)")
-        counts["inferred"] = reason_store(store, ontology, staging / "reasoning", say=say)
-        timings["reason"] = time.perf_counter() - t
-        say(f"inferred {counts['inferred']} new triples")
+        self.counts["inferred"] = reason_store(self.store, self.ontology, self.staging / "reasoning", say=say)
+        say(f"inferred {self.counts['inferred']} new triples")
 
-        t = time.perf_counter()
-        meta = meta_graph(build_id, inputs, counts)
+    def validate_closure(self, say: Callable[[str], None]):
+        return validate_closure(self.store, self.shapes, self.ontology, self.subject_files)
+
+    def publish(self, say: Callable[[str], None]) -> BuildResult:
+        store, counts = self.store, self.counts
+        meta = meta_graph(self.build_id, self.inputs, counts)
         load_graphs(store, {"meta": meta})
         counts["meta"] = len(meta)
         say("writing the store")
         union = union_count(store, counts)
-        write_artefacts(store, staging, previous=current_path(build_dir))
+        write_artefacts(store, self.staging, previous=current_path(self.build_dir))
         store.optimize()
         store.flush()
-        del store
+        self.store = store = None
         gc.collect()
-        path = publish(build_dir, build_id, staging, {
-            "inputs": [p.resolve().relative_to(inputs.root.resolve()).as_posix() for p in inputs.all()],
-            "version": __version__, "built_at": time.time(), "union_triples": union}, counts)
-    except BaseException:
+        path = publish(self.build_dir, self.build_id, self.staging, {**self.manifest(), "union_triples": union},
+                       counts)
+        say(f"built {self.build_id} in {sum(v for k, v in self.timings.items() if k != 'total'):.1f}s")
+        return BuildResult(build_id=self.build_id, skipped=False, path=path, timings=self.timings, triples=counts,
+                           warnings=self.warnings(), engine="stream")
+
+    def discard(self) -> None:
+        self.store = None
         gc.collect()
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    timings["store"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t0
-    say(f"built {build_id} in {timings['total']:.1f}s")
-    return BuildResult(build_id=build_id, skipped=False, path=path, timings=timings, triples=counts,
-                       warnings=[f.line() for f in result.findings if f.severity != "Violation"], engine="stream")
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)

@@ -20,6 +20,9 @@ from typing import Mapping
 
 import pyoxigraph as ox
 
+from gaistd_kg.limits import limit_memory
+
+from . import textsearch
 from .engine import QueryError, QueryRefused, QuerySyntaxError, execute
 
 DEFAULT_MEMORY_LIMIT_MB = 1024
@@ -86,27 +89,6 @@ def deny_network() -> bool:
     return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
 
 
-def limit_memory(limit_mb: int | None) -> bool:
-    """Cap this process's data memory (heap and anonymous mappings) at ``limit_mb`` MiB; True if the cap is set.
-
-    RLIMIT_DATA rather than RLIMIT_AS: the address space of a worker holds ~0.5 GB of reservations (thread stacks,
-    allocator arenas, shared libraries) that are never touched, so RLIMIT_AS would measure those instead of what a
-    query uses. When the engine then asks for more, its allocation fails: Rust aborts the process (the parent sees
-    SIGABRT), Python raises MemoryError; either way the parent reports ``QueryMemoryExceeded``.
-    """
-    if not limit_mb:
-        return False
-    try:
-        import resource
-
-        kind = getattr(resource, "RLIMIT_DATA", resource.RLIMIT_AS)
-        limit = int(limit_mb) << 20
-        resource.setrlimit(kind, (limit, limit))
-        return True
-    except (ImportError, ValueError, OSError):
-        return False
-
-
 def _serve() -> None:
     store_path, rfd, wfd, ppid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     _set_process_name(b"gaistd-query")
@@ -129,20 +111,23 @@ def _serve() -> None:
     # deeply nested or long-chained query then ends at the deadline instead of overflowing the stack.
     stack_mb = min(ENGINE_STACK_MB, int(limit_mb) // 4) if limit_mb else ENGINE_STACK_MB
     threading.stack_size(max(stack_mb, 8) << 20)
-    engine = threading.Thread(target=_answer_loop, args=(store, rx, tx, setup, sandboxed), daemon=True)
+    functions = textsearch.functions_for(store_path)  # the build's search index, callable from SPARQL
+    engine = threading.Thread(target=_answer_loop, args=(store, rx, tx, setup, sandboxed, functions), daemon=True)
     engine.start()
     engine.join()
 
 
-def _answer_loop(store: ox.Store, rx: Connection, tx: Connection, setup: dict, sandboxed: bool) -> None:
+def _answer_loop(store: ox.Store, rx: Connection, tx: Connection, setup: dict, sandboxed: bool,
+                 functions: Mapping | None = None) -> None:
     try:
         tx.send_bytes(pickle.dumps(("ready", sandboxed)))
-        _answer_all(store, rx, tx, setup.get("prefixes") or {})
+        _answer_all(store, rx, tx, setup.get("prefixes") or {}, functions)
     except (EOFError, OSError):
         pass  # the parent went away
 
 
-def _answer_all(store: ox.Store, rx: Connection, tx: Connection, prefixes: Mapping[str, str]) -> None:
+def _answer_all(store: ox.Store, rx: Connection, tx: Connection, prefixes: Mapping[str, str],
+                functions: Mapping | None = None) -> None:
     while True:
         try:
             req = pickle.loads(rx.recv_bytes())
@@ -155,7 +140,7 @@ def _answer_all(store: ox.Store, rx: Connection, tx: Connection, prefixes: Mappi
                 res = transform(store, req["change"])
             else:
                 res = execute(store, req["query"], req["format"], req["dataset"], req["union"], req["limit"],
-                              req["base_iri"], prefixes, req["form"])
+                              req["base_iri"], prefixes, req["form"], functions)
             reply = ("ok", res)
         except QuerySyntaxError as exc:
             reply = ("syntax", str(exc))

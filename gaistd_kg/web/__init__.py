@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "SHAPES_DIR": "",                      # SHACL shapes every write must satisfy; "": <repo>/shapes
     "CHECKS_DIR": "",                      # duplicate checks every write must pass; "": <repo>/queries/checks
     "WRITE_LOCK_WAIT": 30.0,               # seconds a write waits for another write or a build
+    "WRITE_TIMEOUT": 50.0,                 # seconds for a write (change, validation, reasoning in its own process); 503
+    "WRITE_MEMORY_LIMIT": 2048,            # MiB of data memory, validation and reasoning (RLIMIT_DATA); 503; 0: none
     "SERVICE_ALLOWLIST": [],               # SERVICE endpoints an operator allows; empty: SERVICE is refused
     "SERVICE_TIMEOUT": 5.0,                # seconds for a query that calls an allowed SERVICE endpoint
     "MAX_CONCURRENT_PER_CLIENT": 4,        # requests to /sparql and the write endpoints at once per client; 429 past

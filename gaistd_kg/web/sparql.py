@@ -45,6 +45,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from gaistd_kg import formats
 from gaistd_kg import query
 from gaistd_kg.query import pool as querypool
+from gaistd_kg.query.textsearch import SEARCH_FUNCTION
 from gaistd_kg.formats import GRAPH, TABULAR
 from gaistd_kg.iris import GRAPH as NAMED_GRAPHS, PREFIXES, SD
 from gaistd_kg.store import StoreMissing, current_link
@@ -497,6 +498,8 @@ def description_triples(endpoint_url: str, counts: dict[str, int], allowlist) ->
     if allowlist:
         t.append(ox.Triple(svc, n(sd + "feature"), n(sd + "BasicFederatedQuery")))
     t += [ox.Triple(svc, n(sd + "resultFormat"), n(f.iri)) for f in formats.FORMATS if f.iri]
+    t.append(ox.Triple(svc, n(sd + "extensionFunction"), n(SEARCH_FUNCTION)))  # query/textsearch.py
+    t.append(ox.Triple(n(SEARCH_FUNCTION), n(RDF_TYPE), n(sd + "Function")))
     # The prefixes a query may use without declaring them (query/prefixes.py), as SHACL's prefix declarations.
     for prefix, ns in PREFIXES.items():
         decl = ox.BlankNode()

@@ -14,8 +14,10 @@ in constant time (``hmac.compare_digest``, against every configured token), and 
 it. Statuses: 401 (with ``WWW-Authenticate``) no or an unknown token; 403 updates disabled, a read-only graph
 (ontology, inferred, meta) or a graph not writable here; 400 a refused feature (LOAD, SERVICE, a DTD in RDF/XML, a
 remote JSON-LD context), a malformed update or body; 415 a body type not offered; 422 the data after the write
-violates the shapes or the ontology (the body is the validation report; nothing changed); 404 a graph that does not
-exist (GET, HEAD, DELETE); 503 another write or build held the lock too long, or the change ran past the deadline.
+violates the shapes (on what it asserts or on what reasoning types) or the ontology, or brings a schema triple or an
+ill-typed literal (the body is the validation report or the triple; nothing changed); 404 a graph that does not
+exist (GET, HEAD, DELETE); 503 another write or build held the lock too long, or the change, its validation or its
+reasoning ran past its deadline or memory limit (WRITE_TIMEOUT, WRITE_MEMORY_LIMIT; the body names the limit).
 Success: 200 (update), 201 (a graph created), 204 (a graph replaced, merged or deleted), each with ``X-GAISTD-Build``.
 """
 
@@ -32,6 +34,7 @@ from flask import Blueprint, Response, current_app, request
 from gaistd_kg import formats
 from gaistd_kg import query
 from gaistd_kg.pipeline import writes
+from gaistd_kg.pipeline.load import checks_folder
 from gaistd_kg.iris import PREFIXES, ROOT
 from .security import client_address, plain
 from .sparql import (DIRECT_UPDATE, FORM, ProtocolError, absolute_iris, etag, get_backend, request_body_text,
@@ -79,7 +82,8 @@ def authorised() -> str:
 
 # --- running a write ------------------------------------------------------------------------------------------------
 
-KNOWN = (Refusal, ProtocolError, query.QueryError, writes.WriteRejected, writes.WriteBusy, writes.NoBuild)
+KNOWN = (Refusal, ProtocolError, query.QueryError, writes.WriteRejected, writes.WriteBusy, writes.NoBuild,
+         writes.WriteLimit)
 
 
 def _dir(key: str, default: Path) -> Path:
@@ -94,8 +98,10 @@ def _commit(change: dict, who: str, what: str) -> writes.WriteResult:
               "service_allowlist": list(cfg.get("SERVICE_ALLOWLIST") or ())}
     result = writes.commit(Path(cfg["BUILD_DIR"]), get_backend().pool, change, who, what,
                            shapes_dir=_dir("SHAPES_DIR", ROOT / "shapes"),
-                           checks_dir=_dir("CHECKS_DIR", ROOT / "queries" / "checks"),
-                           lock_wait=float(cfg.get("WRITE_LOCK_WAIT", 30.0)))
+                           checks_dir=_dir("CHECKS_DIR", checks_folder(ROOT)),
+                           lock_wait=float(cfg.get("WRITE_LOCK_WAIT", 30.0)),
+                           limits=writes.Limits(float(cfg.get("WRITE_TIMEOUT", 50.0)),
+                                                int(cfg.get("WRITE_MEMORY_LIMIT", 2048))))
     log.info("write %s by token %r from %s: %s (%s)", "ignored (no change)" if result.noop else "accepted", who,
              client_address(), result.summary(), ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items()))
     return result
@@ -116,6 +122,9 @@ def error_response(exc: Exception) -> Response:
     if isinstance(exc, writes.WriteRejected):
         log.info("write rejected: %s", exc)
         return plain(422, f"{exc}; nothing was changed.\n\n{exc.report}")
+    if isinstance(exc, writes.WriteLimit):
+        log.warning("write stopped: %s", exc)
+        return plain(503, str(exc))
     if isinstance(exc, writes.WriteBusy):
         resp = plain(503, str(exc))
         resp.headers["Retry-After"] = "5"
