@@ -16,6 +16,10 @@ import pyoxigraph as ox
 TABULAR = "tabular"
 GRAPH = "graph"
 
+# pyoxigraph's writer types under names the Format class's field ``ox`` does not shadow
+ResultsWriter = ox.QueryResultsFormat
+RdfWriter = ox.RdfFormat
+
 
 @dataclass(frozen=True)
 class Format:
@@ -40,12 +44,24 @@ class Format:
     def media_types(self) -> tuple[str, ...]:
         return (self.media_type, *self.aliases)
 
+    @property
+    def results_ox(self) -> ResultsWriter | None:
+        """``ox`` of a tabular row, typed for pyoxigraph's results writers (None: the HTML table, or a graph row)."""
+        return self.ox if isinstance(self.ox, ox.QueryResultsFormat) else None
+
+    @property
+    def rdf_ox(self) -> RdfWriter | None:
+        """``ox`` of a graph row, typed for pyoxigraph's RDF writers (None for a tabular row)."""
+        return self.ox if isinstance(self.ox, ox.RdfFormat) else None
+
 
 def _row(name: str, kind: str, fmt: ox.QueryResultsFormat | ox.RdfFormat | None, label: str, media_type: str = "",
          extension: str = "", aliases: tuple[str, ...] = (), iri: str = "", keywords: tuple[str, ...] = (),
          rdflib: str = "") -> Format:
-    media = media_type or fmt.media_type.split(";")[0].strip()  # pyoxigraph adds "; charset=utf-8" to some
-    return Format(name=name, media_type=media, extension=extension or fmt.file_extension, kind=kind, label=label,
+    if fmt is not None:  # rows we write ourselves (fmt None) give their media type and extension
+        media_type = media_type or fmt.media_type.split(";")[0].strip()  # pyoxigraph adds "; charset=utf-8" to some
+        extension = extension or fmt.file_extension
+    return Format(name=name, media_type=media_type, extension=extension, kind=kind, label=label,
                   ox=fmt, aliases=aliases, iri=iri or (fmt.iri if fmt is not None else ""), keywords=keywords,
                   rdflib=rdflib)
 

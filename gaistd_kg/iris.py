@@ -37,13 +37,16 @@ class MissingRoot(FileNotFoundError):
 class ClosedNamespace(Namespace):
     """A namespace whose terms are exactly those an RDF file declares; anything else raises AttributeError."""
 
+    _terms: frozenset[str]
+
     def __new__(cls, value: str, terms: frozenset[str]):
         ns = super().__new__(cls, value)
-        ns._terms = terms  # type: ignore[attr-defined]
+        assert isinstance(ns, ClosedNamespace)  # rdflib annotates Namespace.__new__ as returning a plain Namespace
+        ns._terms = terms
         return ns
 
     def term(self, name: str) -> URIRef:
-        if name not in self._terms:  # type: ignore[attr-defined]
+        if name not in self._terms:
             raise AttributeError(f"{name!r} is not a term of {str(self)} (see {ONTOLOGY_FILE.name})")
         return URIRef(str(self) + name)
 
@@ -56,7 +59,7 @@ class ClosedNamespace(Namespace):
         return self.term(key)
 
     def __contains__(self, ref: object) -> bool:
-        return isinstance(ref, str) and ref.startswith(str(self)) and ref[len(str(self)):] in self._terms  # type: ignore[attr-defined]
+        return isinstance(ref, str) and ref.startswith(str(self)) and ref[len(str(self)):] in self._terms
 
 
 def _declared_terms(path: Path, ns: str) -> frozenset[str]:
@@ -73,7 +76,7 @@ class _UnreadNamespace(Namespace):
             raise AttributeError(name)
         raise MissingRoot(ROOT)
 
-    def __getitem__(self, key):  # type: ignore[override]
+    def __getitem__(self, key):
         raise MissingRoot(ROOT)
 
     def term(self, name: str):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import IO, Mapping
+from typing import IO
 
 import pyoxigraph as ox
 
 from gaistd_kg import formats
 from gaistd_kg.iris import PREFIXES, prefixed
-from gaistd_kg.query.engine import QuerySyntaxError, check_query, execute
+from gaistd_kg.query.engine import CustomFunctions, QuerySyntaxError, check_query, execute
 from gaistd_kg.query.prefixes import with_known_prefixes
 
 NO_CAP = 10**12
@@ -71,7 +71,7 @@ def table(variables: list[str], rows: list[list[str]], width: int | None = None)
 
 
 def run_query(store: ox.Store, text: str, fmt: str, output: IO[bytes], limit: int | None = None,
-              width: int | None = None, functions: Mapping | None = None) -> None:
+              width: int | None = None, functions: CustomFunctions | None = None) -> None:
     """Raises query.QueryError subclasses (syntax, refused) and formats.UnknownFormat (both ValueError or subclass).
     ``width``: the table's line length (None: every cell whole). Syntax errors name positions in ``text``."""
     prepared = with_known_prefixes(text)
@@ -82,7 +82,7 @@ def run_query(store: ox.Store, text: str, fmt: str, output: IO[bytes], limit: in
 
 
 def _run(store: ox.Store, text: str, fmt: str, output: IO[bytes], limit: int | None, width: int | None,
-         functions: Mapping | None = None) -> None:
+         functions: CustomFunctions | None = None) -> None:
     check_query(text)
     if fmt != "table":
         f = formats.lookup(fmt)

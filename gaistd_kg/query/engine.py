@@ -37,7 +37,7 @@ import itertools
 import time
 from dataclasses import dataclass
 from html import escape
-from typing import Mapping
+from typing import IO, Callable, Mapping, cast
 
 import pyoxigraph as ox
 
@@ -54,6 +54,9 @@ from .sparqltext import (FORMS, MAX_NESTING, UPDATE_KEYWORDS, QueryError, QueryI
 CAP_LINK = "tag:w3id.org,2025:gaistd/result-capped?limit={limit}"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_ROW_LIMIT = 10000
+
+# SPARQL custom functions by IRI, as ``Store.query`` takes them (``query/textsearch.py``)
+CustomFunctions = dict[ox.NamedNode, Callable[..., ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None]]
 
 
 # --- running one query in this process ----------------------------------------------------------------------------
@@ -87,7 +90,8 @@ class Result:
 def dataset_options(dataset: Dataset | None, union: bool = True) -> dict:
     """Keyword arguments for ``Store.query``. With a protocol dataset, graphs it does not name are not in it."""
     if dataset:
-        default = [ox.NamedNode(iri) for iri in dataset.default_graphs] or [ox.BlankNode()]  # fresh: an empty graph
+        default: list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph] = (
+            [ox.NamedNode(iri) for iri in dataset.default_graphs] or [ox.BlankNode()])  # fresh: an empty graph
         return {"default_graph": default, "named_graphs": [ox.NamedNode(iri) for iri in dataset.named_graphs]}
     return {"use_default_graph_as_union": True} if union else {}
 
@@ -95,7 +99,7 @@ def dataset_options(dataset: Dataset | None, union: bool = True) -> dict:
 def execute(store: ox.Store, text: str, fmt: str | None = None, dataset: Dataset | None = None, union: bool = True,
             row_limit: int = DEFAULT_ROW_LIMIT, base_iri: str | None = None,
             prefixes: Mapping[str, str] | None = None, form: str | None = None,
-            functions: Mapping | None = None) -> Result:
+            functions: CustomFunctions | None = None) -> Result:
     """Evaluate and serialise one query in this process, without a deadline (the pool adds that).
 
     ``fmt`` names a row of the formats table; if it is of the wrong kind for the query (or None) the kind's default
@@ -130,10 +134,12 @@ def result_format(name: str | None, kind: str) -> Format:
 
 
 def boolean_result(answer: ox.QueryBoolean, f: Format, limit: int) -> Result:
-    if f.ox is None:
+    if f.results_ox is None:
         body = _html_page(f"<p>ASK: <strong>{'true' if answer else 'false'}</strong></p>")
     else:
-        body = answer.serialize(format=f.ox)
+        written = answer.serialize(format=f.results_ox)
+        assert written is not None  # no output given: the bytes come back
+        body = written
     return Result(form="ASK", format=f.name, body=body, count=1, capped=False, limit=limit)
 
 
@@ -183,7 +189,7 @@ def solutions_result(answer: ox.QuerySolutions, f: Format, limit: int) -> Result
     variables = [v.value for v in answer.variables]
     cap = _LineCap(limit + 1)  # header + rows
     try:
-        answer.serialize(cap, format=ox.QueryResultsFormat.TSV)
+        answer.serialize(cast(IO[bytes], cap), format=ox.QueryResultsFormat.TSV)  # _LineCap: write and flush
     except _Full:
         pass
     tsv = cap.value()
@@ -192,7 +198,13 @@ def solutions_result(answer: ox.QuerySolutions, f: Format, limit: int) -> Result
         body = tsv
     else:
         solutions = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
-        body = _html_table(variables, solutions, cap.capped, limit) if f.ox is None else solutions.serialize(format=f.ox)
+        assert isinstance(solutions, ox.QuerySolutions)  # TSV results are solutions, never a boolean
+        if f.results_ox is None:
+            body = _html_table(variables, solutions, cap.capped, limit)
+        else:
+            written = solutions.serialize(format=f.results_ox)
+            assert written is not None  # no output given: the bytes come back
+            body = written
         if cap.capped:
             body = annotate_capped(body, f, limit)
     return Result(form="SELECT", format=f.name, body=body, count=count, capped=cap.capped, limit=limit)
@@ -202,7 +214,8 @@ def triples_result(answer: ox.QueryTriples, f: Format, limit: int, prefixes: Map
     triples = list(itertools.islice(answer, limit + 1))
     capped = len(triples) > limit
     del triples[limit:]
-    body = ox.serialize(triples, format=f.ox, prefixes=used_prefixes(triples, prefixes) if prefixes else None)
+    body = ox.serialize(triples, format=f.rdf_ox, prefixes=used_prefixes(triples, prefixes) if prefixes else None)
+    assert body is not None  # no output given: the bytes come back
     if capped:
         body = annotate_capped(body, f, limit)
     return Result(form=form, format=f.name, body=body, count=len(triples), capped=capped, limit=limit)

@@ -48,7 +48,9 @@ def _positioned(text: str) -> list[tuple[str, str, int]]:
     out, at = [], 0
     skip = re.compile(r"(?:\s+|#[^\r\n]*)*")
     for kind, tok in tokens(text):
-        at = skip.match(text, at).end()
+        gap = skip.match(text, at)
+        assert gap is not None  # the pattern matches the empty string: never None
+        at = gap.end()
         if not text.startswith(tok, at):  # the lexer and this walk disagree: search forward instead
             found = text.find(tok, at)
             at = found if found >= 0 else at

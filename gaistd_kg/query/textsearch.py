@@ -22,9 +22,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
+
+if TYPE_CHECKING:
+    from .engine import CustomFunctions
 
 SEARCH_FUNCTION = "https://w3id.org/gaistd/fn#search"
 XSD_DOUBLE = ox.NamedNode("http://www.w3.org/2001/XMLSchema#double")
@@ -71,7 +74,7 @@ class TextSearch:
         return None if score is None else ox.Literal(repr(score), datatype=XSD_DOUBLE)
 
 
-def functions_for(store_path: str | Path) -> Mapping[ox.NamedNode, Callable] | None:
+def functions_for(store_path: str | Path) -> CustomFunctions | None:
     """The custom functions a query on the store at ``store_path`` may call (None: none)."""
     index = index_for(store_path)
     if index is None:

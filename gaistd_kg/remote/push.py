@@ -129,6 +129,7 @@ def push(build_dir: Path, store_url: str, query_url: str | None = None, client: 
         quads = list(opened.store.quads_for_pattern(None, None, None, graph))
         triples[name] = len(quads)
         body = ox.serialize((qd.triple for qd in quads), format=ox.RdfFormat.N_TRIPLES) if quads else b""
+        assert body is not None  # no output given: the bytes come back
         say(f"PUT <{versioned(version, name)}> ({len(quads)} triples)")
         _put(client, store_url, versioned(version, name), body, timeout)
     timings["upload"] = time.perf_counter() - t0

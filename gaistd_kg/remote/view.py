@@ -48,6 +48,15 @@ def _nt(term: Term) -> str:
     return str(term)
 
 
+def _quad(s: Term, p: Term, o: Term, g: Term) -> ox.Quad:
+    """A quad from the terms of one solution (SPARQL binds only IRIs and blank nodes to subjects and graph names, only
+    IRIs to predicates)."""
+    if not (isinstance(s, (ox.NamedNode, ox.BlankNode)) and isinstance(p, ox.NamedNode)
+            and isinstance(g, (ox.NamedNode, ox.BlankNode))):
+        raise TypeError(f"not a quad: {s} {p} {o} {g}")
+    return ox.Quad(s, p, o, g)
+
+
 class RemoteView:
     """Read-only, ``pyoxigraph.Store``-shaped access to the version of ``remote_store`` that ``pointer`` names."""
 
@@ -121,11 +130,12 @@ class RemoteView:
         yield from self._remote_quads(s, p, o, g)
 
     def _remote_quads(self, s=None, p=None, o=None, g=None) -> Iterator[ox.Quad]:
-        if g is not None and self._graph_term(g) is None:
+        graph = self._graph_term(g)  # None when g is None
+        if g is not None and graph is None:
             return  # not one of our graphs: the version has nothing in it
         values = [(v, t) for v, t in (("s", s), ("p", p), ("o", o)) if t is not None]
-        if g is not None:
-            values.append(("g", ox.NamedNode(self._graph_term(g))))
+        if graph is not None:
+            values.append(("g", ox.NamedNode(graph)))
         head = "".join(f"VALUES ?{v} {{ {_nt(t)} }} " for v, t in values)
         nested, inner = "", ""
         if s is not None:  # fetch the blank nodes the objects reach, in this same answer
@@ -143,7 +153,7 @@ class RemoteView:
         seen: set[ox.Quad] = set()
         out: list[ox.Quad] = []
         for row in rows:
-            quad = ox.Quad(row.get("s", s), row.get("p", p), row.get("o", o), row["g"])
+            quad = _quad(row.get("s", s), row.get("p", p), row.get("o", o), row["g"])
             if quad not in seen:
                 seen.add(quad)
                 out.append(quad)
@@ -151,7 +161,7 @@ class RemoteView:
             for i in range(1, BNODE_DEPTH + 1):
                 if f"p{i}" not in row or not isinstance(subj, ox.BlankNode):
                     break
-                nq = ox.Quad(subj, row[f"p{i}"], row[f"o{i}"], row[f"g{i}"])
+                nq = _quad(subj, row[f"p{i}"], row[f"o{i}"], row[f"g{i}"])
                 kept = self._bnodes.setdefault(subj, [])
                 if nq not in kept:
                     kept.append(nq)
@@ -166,7 +176,7 @@ class RemoteView:
         text = (f"SELECT ?s ?p ?o ?g WHERE {{ VALUES ?s {{ {' '.join(_nt(t) for t in subjects)} }} "
                 f"VALUES ?p {{ {' '.join(_nt(t) for t in predicates)} }} GRAPH ?g {{ ?s ?p ?o }} }}")
         for row in self._solutions(text):
-            yield ox.Quad(row["s"], row["p"], row["o"], row["g"])
+            yield _quad(row["s"], row["p"], row["o"], row["g"])
 
     def contains_named_graph(self, g: ox.NamedNode) -> bool:
         return g.value in self.graphs
@@ -182,7 +192,7 @@ class RemoteView:
         if substitutions and any(isinstance(t, ox.NamedNode) and t.value == ONTOLOGY_GRAPH
                                  for t in substitutions.values()):
             return self.ontology().query(text, use_default_graph_as_union=use_default_graph_as_union,
-                                         substitutions=substitutions)
+                                         substitutions=dict(substitutions))
         if substitutions:
             text = with_values(text, {v.value: t for v, t in substitutions.items()})
         return self._answer(remote.prepare(text, self.graphs)[0])

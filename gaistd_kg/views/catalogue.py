@@ -111,7 +111,9 @@ def local(iri: str) -> str:
 def read_table(store: ox.Store) -> Table:
     """Every document of the built store, with the values of each facet (roll-ups included)."""
     rows: dict[str, Row] = {}
-    for s in store.query(ROWS, use_default_graph_as_union=True, prefixes=PREFIXES):
+    solutions = store.query(ROWS, use_default_graph_as_union=True, prefixes=PREFIXES)
+    assert isinstance(solutions, ox.QuerySolutions)  # a SELECT query: solutions
+    for s in solutions:
         iri = s["doc"].value
         kind = local(s["kind"].value)
         row = rows.get(iri)
@@ -126,7 +128,9 @@ def read_table(store: ox.Store) -> Table:
             if term is not None and not getattr(row, attr):
                 setattr(row, attr, term.value)
     labels: dict[str, str] = {}
-    for s in store.query(VALUES, use_default_graph_as_union=True, prefixes=PREFIXES):
+    solutions = store.query(VALUES, use_default_graph_as_union=True, prefixes=PREFIXES)
+    assert isinstance(solutions, ox.QuerySolutions)  # a SELECT query: solutions
+    for s in solutions:
         row = rows.get(s["doc"].value)
         if row is None or s["value"] is None:
             continue
@@ -136,7 +140,9 @@ def read_table(store: ox.Store) -> Table:
             labels.setdefault(value, s["label"].value)
     for row in rows.values():
         row.values["developer"] = row.values.get("developer", set())
-    for s in store.query(KIND_LABELS, use_default_graph_as_union=True, prefixes=PREFIXES):
+    solutions = store.query(KIND_LABELS, use_default_graph_as_union=True, prefixes=PREFIXES)
+    assert isinstance(solutions, ox.QuerySolutions)  # a SELECT query: solutions
+    for s in solutions:
         labels.setdefault(s["c"].value, s["l"].value)
     return Table(rows=sorted(rows.values(), key=lambda r: r.iri), labels=labels)
 

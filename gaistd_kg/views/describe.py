@@ -167,14 +167,14 @@ def describe(store: ox.Store, iri: str, max_incoming: int = MAX_INCOMING) -> Des
     frontier = [f.object for f in facts if isinstance(f.object, ox.BlankNode)]
     depth = 0
     while frontier and depth < MAX_BNODE_DEPTH:
-        nxt = []
+        nxt: list[ox.BlankNode] = []
         for b in frontier:
             if b in nested:
                 continue
             nested[b] = _collect(store.quads_for_pattern(b, None, None, None))
             nxt.extend(f.object for f in nested[b] if isinstance(f.object, ox.BlankNode))
         frontier, depth = nxt, depth + 1
-    incoming_quads = []
+    incoming_quads: list[ox.Quad] = []
     truncated = False
     for q in store.quads_for_pattern(None, None, node, None):
         if len(incoming_quads) >= max_incoming * 4:  # a triple can sit in up to four graphs
@@ -191,7 +191,8 @@ def describe(store: ox.Store, iri: str, max_incoming: int = MAX_INCOMING) -> Des
              and (f.predicate == SOURCE or f.predicate.value in desc.provenance)}
     for page in cited:
         for q in store.quads_for_pattern(page, EVIDENCE_CLASS, None, None):
-            desc.evidence_class[page.value] = q.object.value
+            if not isinstance(q.object, ox.Triple):  # an RDF-star triple has no value
+                desc.evidence_class[page.value] = q.object.value
     desc.labels = labels_for(store, _iris_shown(desc))
     return desc
 
@@ -216,7 +217,7 @@ def labels_for(store: ox.Store, iris: Iterable[ox.NamedNode]) -> dict[str, dict[
              (q for iri in iris for pred in LABEL_PREDICATES for q in store.quads_for_pattern(iri, pred, None, None)))
     found: dict[tuple[str, ox.NamedNode], dict[str, list[str]]] = {}
     for q in quads:
-        if isinstance(q.object, ox.Literal):
+        if isinstance(q.object, ox.Literal) and isinstance(q.subject, ox.NamedNode):  # the subjects asked for are IRIs
             found.setdefault((q.subject.value, q.predicate), {}).setdefault(_base_lang(q.object.language),
                                                                             []).append(q.object.value)
     out: dict[str, dict[str, str]] = {}
@@ -264,20 +265,26 @@ def serialize_description(desc: Description, fmt: str) -> bytes:
     scratch = ox.Store()
     ours = {str(iri) for iri in GRAPH.values()}
     for q in desc.quads():
-        if q.graph_name.value in ours:
+        if isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value in ours:  # a description's graphs are named
             scratch.add(q)
     out = io.BytesIO()
     export.export(scratch, out, tuple(GRAPH), fmt)
     if export.keeps_graphs(fmt):
         union = {q.triple for q in scratch}
-        out.write(ox.serialize(sorted(union, key=str), format=ox.RdfFormat.N_TRIPLES)
-                  if export.format_name(fmt) == "nq" else _trig_default_graph(union))
+        out.write(_n_triples(union) if export.format_name(fmt) == "nq" else _trig_default_graph(union))
     return out.getvalue()
 
 
 def _trig_default_graph(triples: Iterable[ox.Triple]) -> bytes:
     """The triples as a TriG default-graph block, after the named graphs' blocks (N-Triples lines are TriG)."""
-    return b"{\n" + ox.serialize(sorted(triples, key=str), format=ox.RdfFormat.N_TRIPLES) + b"}\n"
+    return b"{\n" + _n_triples(triples) + b"}\n"
+
+
+def _n_triples(triples: Iterable[ox.Triple]) -> bytes:
+    """The triples as N-Triples lines, sorted."""
+    body = ox.serialize(sorted(triples, key=str), format=ox.RdfFormat.N_TRIPLES)
+    assert body is not None  # no output given: the bytes come back
+    return body
 
 
 # --- the ontology documentation ------------------------------------------------------------------------------------
@@ -294,7 +301,7 @@ def _ontpub():
         for name in [n for n in sys.modules if n == "pylode" or n.startswith("pylode.")]:
             del sys.modules[name]
         shim = types.ModuleType("pylode.version")
-        shim.__version__ = importlib.metadata.version("pylode")  # type: ignore[attr-defined]
+        shim.__version__ = importlib.metadata.version("pylode")
         sys.modules["pylode.version"] = shim
         from pylode import OntPub
     finally:

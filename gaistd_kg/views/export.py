@@ -51,17 +51,17 @@ def keeps_graphs(fmt: str) -> bool:
     """Whether a dump in ``fmt`` keeps each triple's named graph (TriG, N-Quads) or merges the graphs into one (every
     other format, JSON-LD included: it is written as one compacted graph)."""
     row = formats.BY_NAME[format_name(fmt)]
-    return bool(row.ox is not None and row.ox.supports_datasets and row.name != "jsonld")
+    return bool(row.rdf_ox is not None and row.rdf_ox.supports_datasets and row.name != "jsonld")
 
 
-def export(store: ox.Store, output: IO[bytes], selection: str = "full", fmt: str = "turtle") -> None:
+def export(store: ox.Store, output: IO[bytes], selection: str | Iterable[str] = "full", fmt: str = "turtle") -> None:
     """Write the named graphs of ``selection`` (a dump name or a graph name) to ``output``.
 
     Quad formats keep each triple's graph; triple formats merge the graphs (duplicates across graphs written once).
     """
     row = formats.BY_NAME[format_name(fmt)]
     # JSON-LD is written with our context by _jsonld, its graphs merged: a triple format here
-    fmt, rdf_format, quads = row.name, row.ox, keeps_graphs(row.name)
+    fmt, rdf_format, quads = row.name, row.rdf_ox, keeps_graphs(row.name)
     graphs = graphs_for(selection)
     prefixes = dict(PREFIXES)
     if quads:

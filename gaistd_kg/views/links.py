@@ -68,7 +68,9 @@ def count(store: ox.Store, query: Path = QUERY) -> tuple[list[LinkCount], dict[s
     """Run the external-links query on ``store``: the link counts and, per entity kind, the coverage."""
     links: list[LinkCount] = []
     coverage: dict[str, Coverage] = {}
-    for row in store.query(query.read_text(encoding="utf-8"), use_default_graph_as_union=True):
+    solutions = store.query(query.read_text(encoding="utf-8"), use_default_graph_as_union=True)
+    assert isinstance(solutions, ox.QuerySolutions)  # a SELECT query: solutions
+    for row in solutions:
         def value(name: str) -> str:
             term = row[name]
             return term.value if term is not None else ""

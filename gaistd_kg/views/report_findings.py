@@ -227,7 +227,7 @@ def finding_f(tables) -> Finding:
     rows = _rows(tables, name)
     uncovered = [r["riskLabel"] for r in rows if r["published"] == 0]
     fewest = min(rows, key=lambda r: (r["published"], r["riskLabel"])) if rows else None
-    if not rows:
+    if fewest is None:  # no rows
         verdict, evidence = NOT_MEASURABLE, "The graph names no risk of the paper."
     else:
         verdict = NOT_SUPPORTED if uncovered else SUPPORTED

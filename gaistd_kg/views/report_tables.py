@@ -155,6 +155,7 @@ def value(term: Any) -> Any:
 def run_table(store: ox.Store, spec: TableSpec, folder: Path = QUERY_DIR) -> Table:
     text = query_text(spec.name, folder)
     result = store.query(text, use_default_graph_as_union=True)
+    assert isinstance(result, ox.QuerySolutions)  # report tables are SELECT queries
     columns = [v.value for v in result.variables]
     rows = [{c: value(s[c]) for c in columns} for s in result]
     return Table(spec=spec, columns=columns, rows=rows, query=text)

@@ -104,7 +104,9 @@ def build_index(store: ox.Store, path: Path) -> int:
                 orgs, jurisdiction, body, tokenize = 'trigram');
         """)
         n = 0
-        for row in store.query(DOCUMENTS, use_default_graph_as_union=True, prefixes=PREFIXES):
+        documents = store.query(DOCUMENTS, use_default_graph_as_union=True, prefixes=PREFIXES)
+        assert isinstance(documents, ox.QuerySolutions)  # a SELECT query: solutions
+        for row in documents:
             ident = _v(row["identifier"])
             titles = _v(row["titles"])
             _insert(db, iri=row["doc"].value, kind=_v(row["kind"]), kind_label=_v(row["kindLabel"]),
@@ -114,7 +116,9 @@ def build_index(store: ox.Store, path: Path) -> int:
                     fts=(normalise(ident), compact(ident), normalise(titles), normalise(_v(row["alts"])),
                          normalise(_v(row["orgs"])), normalise(_v(row["jurisdictionLabel"])), normalise(_v(row["body"]))))
             n += 1
-        for row in store.query(ENTITIES, use_default_graph_as_union=True, prefixes=PREFIXES):
+        entities = store.query(ENTITIES, use_default_graph_as_union=True, prefixes=PREFIXES)
+        assert isinstance(entities, ox.QuerySolutions)  # a SELECT query: solutions
+        for row in entities:
             titles = _v(row["titles"])
             _insert(db, iri=row["x"].value, kind=_v(row["kind"]), kind_label=_v(row["kindLabel"]), identifier="",
                     title=_first_title(titles, ""), status="", jurisdiction="", jurisdiction_label="", issued="",
@@ -199,8 +203,9 @@ def search(index: Path, query: str, limit: int = 20, offset: int = 0,
         answer.fuzzy = fuzzy
         hits = []
         for rowid, score in rows:
-            e = db.execute("SELECT iri, kind, kind_label, identifier, title, status, jurisdiction, jurisdiction_label, "
-                           "issued FROM entry WHERE rowid = ?", (rowid,)).fetchone()
+            e: tuple[str, str, str, str, str, str, str, str, str] = db.execute(  # Hit's fields before the score
+                "SELECT iri, kind, kind_label, identifier, title, status, jurisdiction, jurisdiction_label, "
+                "issued FROM entry WHERE rowid = ?", (rowid,)).fetchone()
             hits.append(Hit(*e, score=score))
         for key in ("kind", "jurisdiction", "status"):
             counts: dict[tuple[str, str], int] = {}

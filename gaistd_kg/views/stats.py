@@ -58,7 +58,8 @@ QUERIES = {
 def stats(store: ox.Store) -> list[tuple[str, list[tuple[str, int]]]]:
     out = [("Triples per named graph", [(f"<{iri}>", count_quads(store, name)) for name, iri in GRAPH.items()])]
     for title, q in QUERIES.items():
-        rows = [(str(s["label"].value), int(s["n"].value))
-                for s in store.query(q, use_default_graph_as_union=True, prefixes=PREFIXES)]
+        solutions = store.query(q, use_default_graph_as_union=True, prefixes=PREFIXES)
+        assert isinstance(solutions, ox.QuerySolutions)  # a SELECT query: solutions
+        rows = [(str(s["label"].value), int(s["n"].value)) for s in solutions]
         out.append((title, rows))
     return out

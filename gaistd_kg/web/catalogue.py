@@ -160,8 +160,9 @@ def download(fmt: str, t: cat.Table, rows: list[cat.Row], opened: Any) -> Respon
     elif fmt in ("jsonld", "ttl"):
         triples = cat.asserted_triples(opened.store, rows)
         rdf_format = ox.RdfFormat.JSON_LD if fmt == "jsonld" else ox.RdfFormat.TURTLE
-        body = ox.serialize(triples, format=rdf_format, **({} if fmt == "jsonld" else {"prefixes": {
-            p: ns for p, ns in pages_prefixes().items()}}))
+        written = ox.serialize(triples, format=rdf_format, prefixes=None if fmt == "jsonld" else pages_prefixes())
+        assert written is not None  # no output given: the bytes come back
+        body = written
     elif fmt == "bibtex":
         body = cat.to_bibtex(t, rows, url_for, version, accessed)
     elif fmt == "ris":
@@ -190,7 +191,7 @@ def changes_page() -> Response:
     today = datetime.now(timezone.utc).date().isoformat()
     lang = pages.chosen_lang()
     everything = cat.changes(t, 10 ** 6, today)
-    sections = []
+    sections: list[dict[str, Any]] = []
     for event, _what in cat.EVENTS:
         rows = [{**e, "href": pages.href_for(e["row"].iri, lang), "identifier": e["row"].identifier,
                  "title": e["row"].title or e["row"].title_original}

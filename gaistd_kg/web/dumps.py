@@ -15,9 +15,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from gaistd_kg.views import describe as d
 from gaistd_kg.views import export, links
@@ -77,13 +79,14 @@ def void_graph():
 
 
 @bp.get("/.well-known/void")
-def void() -> Response:
+def void() -> BaseResponse:  # make_conditional is typed as returning Werkzeug's Response
     accept = request.accept_mimetypes
     offers = [BY_EXT["ttl"].media_type, BY_EXT["jsonld"].media_type, HTML]
     best = accept.best_match(offers) if accept else offers[0]
     if best is None:
         return not_acceptable()
-    etag, modified = validators("void")
+    etag, built_at = validators("void")
+    modified = datetime.fromtimestamp(built_at, timezone.utc)  # the header's value, as Werkzeug formats a timestamp
     tag = f"{etag}-{best.replace('/', '_')}-{request.host}"
     probe = Response(status=200)
     probe.set_etag(tag)

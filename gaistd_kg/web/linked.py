@@ -42,13 +42,15 @@ def graph_response(g: Graph, path: str, ext: str | None, html: Callable[[str, li
         return pages.finish(html(g.serialize(format="longturtle"), pages.format_links(local)), "text/html; charset=utf-8", ext is None,
                             local + ".html", alternates=local)
     assert isinstance(fmt, pages.RdfFormat)
+    body: str | bytes | None
     if fmt.extension == "jsonld":
         body = g.serialize(format="json-ld", context=export.context()["@context"], auto_compact=True)
     elif fmt.extension == "ttl":
         body = g.serialize(format="longturtle")
     else:  # Oxigraph writes quad formats of a plain graph (its triples in the default graph); rdflib does not
         triples = [q.triple for q in ox.parse(g.serialize(format="nt", encoding="utf-8"), ox.RdfFormat.N_TRIPLES)]
-        body = ox.serialize(triples, format=fmt.ox)
+        body = ox.serialize(triples, format=fmt.rdf_ox)
+        assert body is not None  # no output given: the bytes come back
     return pages.finish(body, pages.rdf_content_type(fmt, ext is None), ext is None, f"{local}.{fmt.extension}")
 
 
@@ -89,7 +91,7 @@ def version_iris() -> set[str]:
     store = pages.current_store().store
     found = store.quads_for_pattern(ox.NamedNode(str(ONTOLOGY_IRI)), ox.NamedNode(str(OWL.versionIRI)), None,
                                     ox.NamedNode(str(GRAPH["ontology"])))
-    return {q.object.value for q in found}
+    return {q.object.value for q in found if not isinstance(q.object, ox.Triple)}  # an RDF-star triple has no value
 
 
 @bp.get("/ontology/<path:rest>")

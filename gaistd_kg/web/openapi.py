@@ -71,7 +71,7 @@ def document() -> dict[str, Any]:
     store_params = [_param("graph", schema={"type": "string", "format": "iri"}, description="the graph's IRI"),
                     _param("default", schema={"type": "string"}, allowEmptyValue=True,
                            description="the default graph (the data graph)")]
-    secured = [{"bearer": []}]
+    secured: list[dict[str, list[str]]] = [{"bearer": []}]
     writes = {
         "put": {"summary": "replace a graph", "security": secured, "requestBody": {"content": rdf_bodies},
                 "responses": _responses(201, 204, 400, 401, 403, 413, 415, 422, 429, 503)},

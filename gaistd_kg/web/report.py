@@ -140,7 +140,8 @@ def explain_view() -> Response:
     if best == "application/json":
         resp = jsonify(e.as_json())
     else:
-        json_url = url_for("report.explain_json", **request.args)
+        args: dict[str, Any] = request.args.to_dict()  # the first value of each, as ** on the MultiDict gives
+        json_url = url_for("report.explain_json", **args)
         resp = Response(render_template("report/explain.html", e=explanation_view(e), text=e.text(),
                                         json_url=json_url), mimetype="text/html")
     resp.vary.add("Accept")
