@@ -10,11 +10,11 @@ from .engine import (CAP_LINK, DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, FORMS, MAX_NE
                      QueryUnavailable, Result, annotate_capped, boolean_result, check_dataset, check_query,
                      check_update, dataset_options, execute, inspect, mentioned_iris, result_format, solutions_result,
                      tokens, triples_result, used_prefixes, with_using)
-from .pool import QueryPool, deny_network, pool_for_build
+from .pool import QueryBusy, QueryPool, deny_network, pool_for_build
 
 __all__ = ["CAP_LINK", "DEFAULT_ROW_LIMIT", "DEFAULT_TIMEOUT", "FORMS", "MAX_NESTING", "UPDATE_KEYWORDS", "Dataset",
            "QueryError", "QueryInfo", "QueryMemoryExceeded", "QueryRefused", "QuerySyntaxError", "QueryTimeout",
            "QueryUnavailable", "Result", "annotate_capped", "boolean_result", "check_dataset", "check_query",
            "check_update", "dataset_options", "execute", "inspect", "mentioned_iris", "result_format",
-           "solutions_result", "tokens", "triples_result", "used_prefixes", "with_using", "QueryPool", "deny_network",
-           "pool_for_build"]
+           "solutions_result", "tokens", "triples_result", "used_prefixes", "with_using", "QueryBusy", "QueryPool",
+           "deny_network", "pool_for_build"]
