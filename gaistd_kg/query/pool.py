@@ -236,20 +236,21 @@ class QueryPool:
     def _busy(self, message: str) -> QueryBusy:
         return QueryBusy(message, max(1, math.ceil(self.timeout)))
 
-    def _enqueue(self, waiter: _Waiter) -> None:
-        """Add ``waiter`` to the queue, or refuse it (QueryBusy) when the queue is full. Called under the lock.
-
-        A full queue makes room by dropping the newest request of the client with the most waiting, when that client
-        has more waiting than the newcomer's would: one client cannot fill the queue for the others."""
-        if len(self._waiting) >= self.queue_limit:
-            queued = Counter(w.client for w in self._waiting)
-            top, most = queued.most_common(1)[0]
-            if most <= queued[waiter.client] + 1:
-                raise self._busy(f"{len(self._waiting)} queries are waiting already; try again later")
-            victim = max((w for w in self._waiting if w.client == top), key=lambda w: w.seq)
-            victim.evicted = True
-            self._waiting.remove(victim)
-        self._waiting.append(waiter)
+    def _bound(self, waiter: _Waiter) -> None:
+        """``waiter`` (in the queue) must wait: past ``queue_limit`` waiting, refuse it (QueryBusy), or make room by
+        dropping the newest request of the client with the most waiting when that client has more waiting than
+        ``waiter``'s: one client cannot fill the queue for the others. Called under the lock."""
+        if len(self._waiting) <= self.queue_limit:
+            return
+        queued = Counter(w.client for w in self._waiting)
+        top, most = queued.most_common(1)[0]
+        if top == waiter.client or most <= queued[waiter.client]:
+            self._waiting.remove(waiter)
+            raise self._busy(f"{len(self._waiting)} queries are waiting already; try again later")
+        victim = max((w for w in self._waiting if w.client == top), key=lambda w: w.seq)
+        victim.evicted = True
+        self._waiting.remove(victim)
+        self._cond.notify_all()
 
     def _can_hold_heavy(self, client: str) -> bool:
         return sum(self._heavy.values()) < self.heavy_slots and self._heavy[client] < self.client_heavy
@@ -269,7 +270,8 @@ class QueryPool:
         """A worker for ``waiter`` (and for a heavy one, a heavy slot), in fair order; QueryBusy at the deadline."""
         with self._cond:
             self._ensure_same_process()
-            self._enqueue(waiter)
+            self._waiting.append(waiter)
+            bounded = False
             try:
                 while True:
                     if self._closed:
@@ -289,6 +291,9 @@ class QueryPool:
                         ready = next((w for w in reversed(self._idle) if self._started(w)), self._idle[-1])
                         self._idle.remove(ready)
                         return ready
+                    if not bounded:
+                        self._bound(waiter)  # it has to wait: is there room in the queue?
+                        bounded = True
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise self._busy(f"every query worker stayed busy for {self.timeout:g} s; try again later")

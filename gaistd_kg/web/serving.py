@@ -1,0 +1,194 @@
+"""How the app is served: gunicorn's settings (one table, for ``gaistd serve``, the README's command and the tests) and
+the read deadlines that keep slow clients from holding the server.
+
+gunicorn's ``gthread`` worker gives each connection a thread while it reads the request; a client that trickles its
+headers or body (one byte every few seconds) keeps that thread for as long as it likes, and enough such sockets hold
+every thread. ``install`` (the ``post_worker_init`` hook) wraps each connection's socket in ``DeadlineSocket``:
+
+* the request line and headers must arrive within ``HEADER_SECONDS`` of the first byte, and amount to at most
+  ``HEADER_BYTES``; past either, 408 (or 431) and the connection closes;
+* the body must arrive within ``BODY_SECONDS`` once the headers are in (the app's body limit, MAX_CONTENT_LENGTH,
+  1 MiB, needs 35 KB/s); past it the read fails with 408 and the connection closes;
+* each write of the answer must complete within ``SEND_SECONDS``; a client that does not read is dropped.
+
+gunicorn caps ``limit_request_line`` at 8190 bytes whatever it is set to, and a GET query of 9 kB needs more: the
+request line is limited here instead (``REQUEST_LINE_LIMIT``, 414 past it), with gunicorn's own check off (0).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from werkzeug.exceptions import RequestTimeout
+
+HEADER_SECONDS = 10.0        # request line and headers, from the first byte
+BODY_SECONDS = 30.0          # the body, once the headers are in
+SEND_SECONDS = 30.0          # one write of the answer
+HEADER_BYTES = 64 << 10      # request line and headers together
+REQUEST_LINE_LIMIT = 16384   # bytes of the request target (a GET query); 414 past it
+THREADS = 32                 # per worker: one per request being read or answered (waiting ones cost no CPU)
+
+
+def default_workers() -> int:
+    return max(2, min(8, 2 * (os.cpu_count() or 1)))
+
+
+def settings(workers: int | None = None, threads: int | None = None) -> dict:
+    """gunicorn's settings for serving (``bind`` apart): what ``gaistd serve``, ``gunicorn -c
+    python:gaistd_kg.web.gunicorn_conf server:app`` and the test suite's server all run with."""
+    return {
+        "workers": workers or default_workers(),
+        "worker_class": "gthread",
+        "threads": threads or THREADS,
+        "timeout": 60,            # a worker silent this long is restarted (queries have their own 10 s deadline)
+        "graceful_timeout": 20,
+        "keepalive": 5,           # an idle kept-alive connection waits in the poller (no thread), 5 s at most
+        "limit_request_line": 0,  # checked by ``install`` (REQUEST_LINE_LIMIT): gunicorn's cap is 8190 bytes
+        "limit_request_fields": 100,
+        "limit_request_field_size": 8190,
+        "accesslog": "-",
+        "errorlog": "-",
+        "preload_app": False,
+        "proc_name": "gaistd-serve",
+        "post_worker_init": install,
+    }
+
+
+class BodyTimeout(RequestTimeout):
+    """The body did not arrive within BODY_SECONDS: the app answers 408 (an HTTP error, not a server fault)."""
+
+    description = f"the request body did not arrive within {BODY_SECONDS:g} s"
+
+
+_HEADER_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                   b"X-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'none'\r\n"
+                   b"Content-Length: %d\r\n\r\n%s")
+_HEADERS_TOO_LARGE = _HEADER_TIMEOUT.replace(b"408 Request Timeout", b"431 Request Header Fields Too Large")
+_URI_TOO_LONG = _HEADER_TIMEOUT.replace(b"408 Request Timeout", b"414 URI Too Long")
+
+
+def _page(template: bytes, message: str) -> bytes:
+    body = message.encode() + b"\n"
+    return template % (len(body), body)
+
+
+class DeadlineSocket:
+    """A connection's socket whose reads are held to a deadline (headers, then body) and whose writes to a time."""
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._deadline: float | None = None
+        self._header_bytes: int | None = None  # counted while the headers are read; None: in the body (or done)
+        self._expired = False
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def arm_headers(self) -> None:
+        self._deadline, self._header_bytes, self._expired = time.monotonic() + HEADER_SECONDS, 0, False
+
+    def arm_body(self) -> None:
+        self._deadline, self._header_bytes = time.monotonic() + BODY_SECONDS, None
+
+    def disarm(self) -> None:
+        self._deadline, self._header_bytes = None, None
+
+    def _refuse(self, page: bytes) -> OSError:
+        """Answer once (without waiting on the client) and end the connection: reported to gunicorn as a reset, which
+        it closes without logging a traceback."""
+        if not self._expired:
+            self._expired = True
+            try:
+                self._sock.setblocking(False)
+                self._sock.send(page)
+            except OSError:
+                pass
+        return ConnectionResetError(errno.ECONNRESET, "request refused by its read deadline or size")
+
+    def recv(self, size: int, *flags) -> bytes:
+        if self._deadline is None:
+            return self._sock.recv(size, *flags)
+        if self._expired:
+            raise ConnectionResetError(errno.ECONNRESET, "request refused by its read deadline or size")
+        remaining = self._deadline - time.monotonic()
+        timeout = self._sock.gettimeout()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            self._sock.settimeout(remaining)
+            data = self._sock.recv(size, *flags)
+        except TimeoutError:
+            if self._header_bytes is None:
+                self._expired = True
+                raise BodyTimeout() from None
+            raise self._refuse(_page(_HEADER_TIMEOUT, f"the request headers did not arrive within "
+                                                      f"{HEADER_SECONDS:g} s")) from None
+        finally:
+            if not self._expired:
+                self._sock.settimeout(timeout)
+        if self._header_bytes is not None:
+            self._header_bytes += len(data)
+            if self._header_bytes > HEADER_BYTES + 8192:  # a read may take a little of the body too
+                raise self._refuse(_page(_HEADERS_TOO_LARGE, f"request line and headers over {HEADER_BYTES} bytes"))
+        return data
+
+    def _bounded(self, method, *args, **kwargs):
+        timeout = self._sock.gettimeout()
+        if timeout == 0.0:  # gunicorn's own non-blocking writes (error pages)
+            return method(*args, **kwargs)
+        self._sock.settimeout(SEND_SECONDS)
+        try:
+            return method(*args, **kwargs)
+        except TimeoutError:
+            # the client stopped reading: gunicorn drops such a connection quietly as a broken pipe
+            raise BrokenPipeError(errno.EPIPE, f"the client read nothing for {SEND_SECONDS:g} s") from None
+        finally:
+            try:
+                self._sock.settimeout(timeout)
+            except OSError:
+                pass
+
+    def sendall(self, data, *flags):
+        return self._bounded(self._sock.sendall, data, *flags)
+
+    def sendfile(self, file, offset=0, count=None):
+        return self._bounded(self._sock.sendfile, file, offset, count)
+
+
+def install(worker) -> None:
+    """gunicorn's ``post_worker_init`` hook: hold this gthread worker's connections to the read deadlines and the
+    request-line limit. Only this worker object is changed (its bound methods), never gunicorn's classes."""
+    handle, handle_request, app = worker.handle, worker.handle_request, worker.wsgi
+
+    def deadline_handle(conn):
+        if not isinstance(conn.sock, DeadlineSocket):
+            conn.sock = DeadlineSocket(conn.sock)  # before the parser is made on it (conn.init, in handle)
+        conn.sock.arm_headers()
+        return handle(conn)
+
+    def deadline_handle_request(req, conn):
+        if len(req.uri or "") > REQUEST_LINE_LIMIT:
+            conn.sock.disarm()
+            conn.sock.sendall(_page(_URI_TOO_LONG, f"the request target is over {REQUEST_LINE_LIMIT} bytes; send a "
+                                                   "long query with POST"))
+            return False
+        conn.sock.arm_body()
+        return handle_request(req, conn)
+
+    def deadline_app(environ, start_response):
+        sock = environ.get("gunicorn.socket")
+
+        def start(status, headers, exc_info=None):
+            if isinstance(sock, DeadlineSocket):
+                sock.disarm()  # the app has read what it needed; draining the rest is gunicorn's (bounded)
+            if status.startswith("408"):
+                headers = [*headers, ("Connection", "close")]
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    worker.handle = deadline_handle
+    worker.handle_request = deadline_handle_request
+    worker.wsgi = deadline_app
