@@ -15,10 +15,13 @@ query was stopped waits for it, so a client sending pathological queries pays fo
 Admission (``admission`` below): light work and heavy work have separate slots, fair across clients. Every query
 starts light; one still running after ``LIGHT_SECONDS`` is heavy and needs one of ``heavy_slots`` (``size - 1``: one
 worker is always left to light queries); a client holds at most ``client_heavy`` of them (``heavy_slots - 1``: one
-client never holds them all). A query that finds no heavy slot free at that point is stopped, waits in the queue, and
-runs again from the start on a heavy slot. Waiting requests are served client by client (the fewest held first, then
-in order of arrival); at most ``queue_limit`` wait, and past that the client with the most requests waiting loses its
-newest one: ``QueryBusy`` (503 with Retry-After).
+client never holds them all) and runs at most ``size - 1`` queries at once (a worker being restarted because of its
+query still counts as its), so another client always finds a worker within LIGHT_SECONDS. A query that finds no heavy
+slot free at that point is stopped, waits in the queue, and runs again from the start on a heavy slot; the pool
+remembers it (``KNOWN_HEAVY``), and the same request later waits for a heavy slot at once instead of taking a light
+one. Waiting requests are served client by client (the fewest held first, then in order of arrival); at most
+``queue_limit`` light and as many heavy requests wait, and past that the client with the most requests waiting loses
+its newest one: ``QueryBusy`` (503 with Retry-After).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ import sys
 import threading
 import time
 import weakref
-from collections import Counter
+import hashlib
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -47,6 +51,7 @@ from .worker import main as _worker_main  # noqa: F401 - the old entry point, fo
 LONG_QUERY_SECONDS = 0.1  # a query still running after this yields the CPU to short ones …
 LONG_QUERY_NICE = 10      # … by running at this nice value until it ends
 LIGHT_SECONDS = 0.25      # a query is light this long; past it, it is heavy and needs a heavy slot
+KNOWN_HEAVY = 1024        # requests remembered as heavy, per pool (most recent)
 
 
 class QueryBusy(QueryUnavailable):
@@ -62,6 +67,7 @@ class _Waiter:
     client: str
     heavy: bool
     seq: int           # order of arrival of the request (kept when a light query comes back as a heavy one)
+    key: bytes = b""   # digest of the request, to recognise one known to be heavy
     evicted: bool = False
 
 
@@ -128,6 +134,7 @@ class QueryPool:
     _running: Counter = field(default_factory=Counter, init=False, repr=False)   # client -> queries on a worker
     _heavy: Counter = field(default_factory=Counter, init=False, repr=False)     # client -> heavy slots held
     _seq: int = field(default=0, init=False, repr=False)
+    _known_heavy: OrderedDict = field(default_factory=OrderedDict, init=False, repr=False)
     _idle: list = field(default_factory=list, init=False, repr=False)
     _all: list = field(default_factory=list, init=False, repr=False)
     _cond: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
@@ -240,20 +247,35 @@ class QueryPool:
         """``waiter`` (in the queue) must wait: past ``queue_limit`` waiting, refuse it (QueryBusy), or make room by
         dropping the newest request of the client with the most waiting when that client has more waiting than
         ``waiter``'s: one client cannot fill the queue for the others. Called under the lock."""
-        if len(self._waiting) <= self.queue_limit:
+        kind = [w for w in self._waiting if w.heavy == waiter.heavy]
+        if len(kind) <= self.queue_limit:
             return
-        queued = Counter(w.client for w in self._waiting)
+        queued = Counter(w.client for w in kind)
         top, most = queued.most_common(1)[0]
         if top == waiter.client or most <= queued[waiter.client]:
             self._waiting.remove(waiter)
-            raise self._busy(f"{len(self._waiting)} queries are waiting already; try again later")
-        victim = max((w for w in self._waiting if w.client == top), key=lambda w: w.seq)
+            raise self._busy(f"{len(kind) - 1} {'heavy' if waiter.heavy else 'light'} queries are waiting already; "
+                             "try again later")
+        victim = max((w for w in kind if w.client == top), key=lambda w: w.seq)
         victim.evicted = True
         self._waiting.remove(victim)
         self._cond.notify_all()
 
     def _can_hold_heavy(self, client: str) -> bool:
         return sum(self._heavy.values()) < self.heavy_slots and self._heavy[client] < self.client_heavy
+
+    def _eligible(self, waiter: _Waiter) -> bool:
+        """Whether ``waiter``'s client may take one more worker (and for a heavy request, a heavy slot) now. Calls
+        without a client (the library's own, not a request's) have no per-client limit on workers."""
+        return ((not waiter.client or self._running[waiter.client] < max(1, self.size - 1))
+                and (not waiter.heavy or self._can_hold_heavy(waiter.client)))
+
+    def _remember_heavy(self, key: bytes) -> None:
+        with self._cond:
+            self._known_heavy[key] = None
+            self._known_heavy.move_to_end(key)
+            while len(self._known_heavy) > KNOWN_HEAVY:
+                self._known_heavy.popitem(last=False)
 
     def _key(self, waiter: _Waiter) -> tuple[int, int]:
         """Fair order: the client holding the fewest (heavy slots for a heavy request, workers for a light one)
@@ -263,8 +285,8 @@ class QueryPool:
     def _first(self, waiter: _Waiter) -> bool:
         """Whether no waiter of the same kind that could go now comes before ``waiter``."""
         mine = self._key(waiter)
-        return not any(w.heavy == waiter.heavy and self._key(w) < mine
-                       and (not w.heavy or self._can_hold_heavy(w.client)) for w in self._waiting if w is not waiter)
+        return not any(w.heavy == waiter.heavy and self._key(w) < mine and self._eligible(w)
+                       for w in self._waiting if w is not waiter)
 
     def _acquire(self, deadline: float, waiter: _Waiter) -> _Worker:
         """A worker for ``waiter`` (and for a heavy one, a heavy slot), in fair order; QueryBusy at the deadline."""
@@ -279,8 +301,11 @@ class QueryPool:
                     if waiter.evicted:
                         raise self._busy("the queue is full and this client has the most queries waiting; try "
                                          "again later")
+                    if not waiter.heavy and waiter.key in self._known_heavy:
+                        waiter.heavy = True  # another copy of this request outgrew its light slot meanwhile
+                        bounded = False
                     free = bool(self._idle) or len(self._all) < self.size
-                    if free and (not waiter.heavy or self._can_hold_heavy(waiter.client)) and self._first(waiter):
+                    if free and self._eligible(waiter) and self._first(waiter):
                         self._waiting.remove(waiter)
                         self._running[waiter.client] += 1
                         if waiter.heavy:
@@ -308,7 +333,12 @@ class QueryPool:
         waiting comes before it (``_first``); False: it must give its worker back and wait."""
         with self._cond:
             me = _Waiter(client, True, seq)
-            if not self._can_hold_heavy(client) or not self._first(me):
+            self._running[client] -= 1  # its own worker: not one more
+            try:
+                if not self._eligible(me) or not self._first(me):
+                    return False
+            finally:
+                self._running[client] += 1
                 return False
             self._heavy[client] += 1
             return True
@@ -413,12 +443,14 @@ class QueryPool:
         budget = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + budget
         request = pickle.dumps(req, protocol=pickle.HIGHEST_PROTOCOL)
+        key = hashlib.blake2b(request, digest_size=16).digest()
         with self._cond:
             self._seq += 1
             seq = self._seq
+            heavy = heavy or key in self._known_heavy
         while True:
-            w = self._acquire(deadline, _Waiter(client, heavy, seq))
-            reply = self._run_on(w, request, deadline, budget, setting, client, heavy, seq)
+            w = self._acquire(deadline, _Waiter(client, heavy, seq, key))
+            reply = self._run_on(w, request, deadline, budget, setting, client, heavy, seq, key)
             if reply is not None:
                 break
             heavy = True  # it outgrew its light slot with no heavy slot free: wait for one, then run it again
@@ -434,7 +466,7 @@ class QueryPool:
         raise QueryError(reply[1])
 
     def _run_on(self, w: _Worker, request: bytes, deadline: float, budget: float, setting: str, client: str,
-                heavy: bool, seq: int):
+                heavy: bool, seq: int, key: bytes):
         """Run one request on ``w`` (admitted for ``client``, on a heavy slot if ``heavy``): the worker's reply, or
         None when the query outgrew its light slot and no heavy slot was free (the worker was stopped)."""
         healthy = died = niced = demoted = False
@@ -448,6 +480,7 @@ class QueryPool:
                 niced = _renice(w.pid, LONG_QUERY_NICE)  # short queries first: a long one gets what CPU is left
                 light_end = min(deadline, time.monotonic() + LIGHT_SECONDS - LONG_QUERY_SECONDS)
                 if not w.rx.poll(max(light_end - time.monotonic(), 0)) and time.monotonic() < deadline:
+                    self._remember_heavy(key)
                     heavy = self._promote(client, seq)
                     demoted = not heavy
             if not demoted:
@@ -458,12 +491,16 @@ class QueryPool:
         except (EOFError, OSError):
             died = True
         finally:
-            self._done(client, heavy)
             # A worker that did not answer in time (or at all) may still be computing: it is killed, never reused.
-            if healthy:
-                self._release(w)
-            else:
-                self._replace(w)
+            # Until its replacement is ready the client still holds it (``_done`` after): one client's stopped
+            # queries cannot leave the others without a worker.
+            try:
+                if healthy:
+                    self._release(w)
+                else:
+                    self._replace(w)
+            finally:
+                self._done(client, heavy)
         if died:
             if w.proc.returncode == -signal.SIGABRT and self.memory_limit_mb:
                 raise QueryMemoryExceeded(self.memory_limit_mb)  # the engine's allocation failed: Rust aborts
