@@ -127,3 +127,13 @@ def test_run_all_writes_a_summary(fixture_build_dir, tmp_path):
     r = run("run_all", "--only", "overhead", "--quick", "--build-dir", str(fixture_build_dir), tmp=tmp_path)
     rec = record(r["dir"], "summary")
     assert rec["runs"]["overhead"]["rc"] == 0 and not rec["failed"]
+
+
+def test_availability_reports_each_attack_beside_no_attack(tmp_path):
+    """availability.py probes a light query under no attack, heavy queries, a full queue and slow sockets, and
+    reports each scenario's latencies with their ratio to the no-attack run."""
+    r = run("availability", "--seconds", "1", "--slow", "2", tmp=tmp_path)
+    rec = record(r["dir"], "availability")
+    names = [row["scenario"] for row in rec["rows"]]
+    assert names[0] == "none" and len(names) == 5 and names[-1].startswith("slow-body")
+    assert all(row["probes"] and row["p50_ratio"] for row in rec["rows"])
