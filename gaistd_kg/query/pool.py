@@ -15,8 +15,9 @@ query was stopped waits for it, so a client sending pathological queries pays fo
 Admission (``admission`` below): light work and heavy work have separate slots, fair across clients. Every query
 starts light; one still running after ``LIGHT_SECONDS`` is heavy and needs one of ``heavy_slots`` (``size - 1``: one
 worker is always left to light queries); a client holds at most ``client_heavy`` of them (``heavy_slots - 1``: one
-client never holds them all) and runs at most ``size - 1`` queries at once (a worker being restarted because of its
-query still counts as its), so another client always finds a worker within LIGHT_SECONDS. A query that finds no heavy
+client never holds them all) and runs at most ``size - 1`` queries at once, and at least two (a worker being restarted
+because of its query still counts as its), so that with three workers or more another client always finds a worker
+within LIGHT_SECONDS. A query that finds no heavy
 slot free at that point is stopped, waits in the queue, and runs again from the start on a heavy slot; the pool
 remembers it (``KNOWN_HEAVY``), and the same request later waits for a heavy slot at once instead of taking a light
 one. Waiting requests are served client by client (the fewest held first, then in order of arrival); at most
@@ -267,7 +268,7 @@ class QueryPool:
     def _eligible(self, waiter: _Waiter) -> bool:
         """Whether ``waiter``'s client may take one more worker (and for a heavy request, a heavy slot) now. Calls
         without a client (the library's own, not a request's) have no per-client limit on workers."""
-        return ((not waiter.client or self._running[waiter.client] < max(1, self.size - 1))
+        return ((not waiter.client or self._running[waiter.client] < max(2, self.size - 1))
                 and (not waiter.heavy or self._can_hold_heavy(waiter.client)))
 
     def _remember_heavy(self, key: bytes) -> None:
@@ -334,14 +335,11 @@ class QueryPool:
         with self._cond:
             me = _Waiter(client, True, seq)
             self._running[client] -= 1  # its own worker: not one more
-            try:
-                if not self._eligible(me) or not self._first(me):
-                    return False
-            finally:
-                self._running[client] += 1
-                return False
-            self._heavy[client] += 1
-            return True
+            allowed = self._eligible(me) and self._first(me)
+            self._running[client] += 1
+            if allowed:
+                self._heavy[client] += 1
+            return allowed
 
     def _done(self, client: str, heavy: bool) -> None:
         with self._cond:
