@@ -169,3 +169,27 @@ def test_slow_sockets_do_not_hold_the_server(server):
     assert all(status == 200 and elapsed < LIGHT_WITHIN for status, elapsed in seen), seen
     assert len(answers[0]) == 2 and all(a.startswith(b"HTTP/1.1 408") for a in answers[0]), answers[0]
     assert header_cut < HEADER_SECONDS + 7
+
+
+def test_slow_headers_cost_no_thread(heavy_build, live_server_factory):
+    """Headers are gathered in the worker's poller: twelve sockets trickling their headers against two workers of two
+    threads each (more sockets than threads) leave light queries from 127.0.0.2 answered within 2 s."""
+    server = live_server_factory(heavy_build, workers=2, extra_args=("--threads", "2"))
+    stop = threading.Event()
+    head = [b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\n"] + [b"X-Slow-%d: x\r\n" % i for i in range(20)]
+    answers: list[bytes] = []
+    threads = [threading.Thread(target=trickle, args=(server.url, head, stop, 1.0, answers)) for _ in range(12)]
+    for t in threads:
+        t.start()
+    seen = []
+    try:
+        time.sleep(1.0)
+        for n in range(10):
+            seen.append(light(server.url, n))
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    print(f"light {[(s, round(e, 3)) for s, e in seen]}")
+    assert all(status == 200 and elapsed < LIGHT_WITHIN for status, elapsed in seen), seen

@@ -3,10 +3,12 @@ the read deadlines that keep slow clients from holding the server.
 
 gunicorn's ``gthread`` worker gives each connection a thread while it reads the request; a client that trickles its
 headers or body (one byte every few seconds) keeps that thread for as long as it likes, and enough such sockets hold
-every thread. ``install`` (the ``post_worker_init`` hook) wraps each connection's socket in ``DeadlineSocket``:
+every thread. ``install`` (the ``post_worker_init`` hook) changes that worker so that:
 
-* the request line and headers must arrive within ``HEADER_SECONDS`` of the first byte, and amount to at most
-  ``HEADER_BYTES``; past either, 408 (or 431) and the connection closes;
+* the request line and headers are gathered in the worker's poller (its main loop, no thread), and a connection goes
+  to a thread only once they are all in: a slow client's headers cost no thread at all (``gather``);
+* they must arrive within ``HEADER_SECONDS`` (from the connection, or from the end of the previous answer on a kept-
+  alive one), and amount to at most ``HEADER_BYTES``; past either, 408 (or 431) and the connection closes;
 * the body must arrive within ``BODY_SECONDS`` once the headers are in (the app's body limit, MAX_CONTENT_LENGTH,
   1 MiB, needs 35 KB/s); past it the read fails with 408 and the connection closes;
 * each write of the answer must complete within ``SEND_SECONDS``; a client that does not read is dropped.
@@ -19,8 +21,12 @@ from __future__ import annotations
 
 import errno
 import os
+import selectors
 import time
+from collections import deque
+from functools import partial
 
+from gunicorn.workers.gthread import TConn
 from werkzeug.exceptions import RequestTimeout
 
 HEADER_SECONDS = 10.0        # request line and headers, from the first byte
@@ -82,12 +88,38 @@ class DeadlineSocket:
         self._deadline: float | None = None
         self._header_bytes: int | None = None  # counted while the headers are read; None: in the body (or done)
         self._expired = False
+        self._prefix = b""  # what the poller read ahead (``gather``): given to the parser before the socket's bytes
 
     def __getattr__(self, name):
         return getattr(self._sock, name)
 
     def arm_headers(self) -> None:
         self._deadline, self._header_bytes, self._expired = time.monotonic() + HEADER_SECONDS, 0, False
+
+    def gather(self) -> bool | None:
+        """Read what has arrived (the socket is non-blocking, in the poller) into the read-ahead. True: the headers
+        are complete (or over HEADER_BYTES: the thread answers 431); False: more to come; None: the client left."""
+        try:
+            data = self._sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return None
+        if not data:
+            return None
+        self._prefix += data
+        return b"\r\n\r\n" in self._prefix or len(self._prefix) > HEADER_BYTES
+
+    def expired(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def timeout_page(self) -> None:
+        """408 without waiting (the connection is about to be closed by the poller)."""
+        self._refuse(_page(_HEADER_TIMEOUT, f"the request headers did not arrive within {HEADER_SECONDS:g} s"))
+
+    def take_prefix(self) -> bytes:
+        prefix, self._prefix = self._prefix, b""
+        return prefix
 
     def arm_body(self) -> None:
         self._deadline, self._header_bytes = time.monotonic() + BODY_SECONDS, None
@@ -108,6 +140,14 @@ class DeadlineSocket:
         return ConnectionResetError(errno.ECONNRESET, "request refused by its read deadline or size")
 
     def recv(self, size: int, *flags) -> bytes:
+        if self._prefix:
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            if self._header_bytes is not None:
+                self._header_bytes += len(data)
+                if self._header_bytes > HEADER_BYTES + 65536:  # the read-ahead may hold some of the body
+                    raise self._refuse(_page(_HEADERS_TOO_LARGE, f"request line and headers over {HEADER_BYTES} "
+                                                                 "bytes"))
+            return data
         if self._deadline is None:
             return self._sock.recv(size, *flags)
         if self._expired:
@@ -130,7 +170,7 @@ class DeadlineSocket:
                 self._sock.settimeout(timeout)
         if self._header_bytes is not None:
             self._header_bytes += len(data)
-            if self._header_bytes > HEADER_BYTES + 8192:  # a read may take a little of the body too
+            if self._header_bytes > HEADER_BYTES + 65536:  # a read (or the read-ahead) may hold some of the body
                 raise self._refuse(_page(_HEADERS_TOO_LARGE, f"request line and headers over {HEADER_BYTES} bytes"))
         return data
 
@@ -161,12 +201,72 @@ def install(worker) -> None:
     """gunicorn's ``post_worker_init`` hook: hold this gthread worker's connections to the read deadlines and the
     request-line limit. Only this worker object is changed (its bound methods), never gunicorn's classes."""
     handle, handle_request, app = worker.handle, worker.handle_request, worker.wsgi
+    gathering: deque = deque()  # connections whose headers the poller is reading, oldest deadline first
+
+    def gather(conn) -> None:
+        """Wait in the poller, without a thread, until ``conn``'s headers are all in (then to a thread)."""
+        if not isinstance(conn.sock, DeadlineSocket):
+            conn.sock = DeadlineSocket(conn.sock)  # before the parser is made on it (conn.init, in handle)
+        conn.sock.setblocking(False)
+        conn.sock.arm_headers()
+        gathering.append(conn)
+        worker.poller.register(conn.sock, selectors.EVENT_READ, partial(readable, conn))
+
+    def drop(conn) -> None:
+        gathering.remove(conn)
+        try:
+            worker.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def readable(conn, _sock) -> None:
+        done = conn.sock.gather()
+        if done is False:
+            return
+        drop(conn)
+        if done is None:
+            worker.nr_conns -= 1
+            conn.close()
+            return
+        conn.data_ready = conn.gathered = True
+        worker.enqueue_req(conn)
+
+    def accept(listener) -> None:
+        try:
+            sock, addr = listener.accept()
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        worker.nr_conns += 1
+        gather(TConn(worker.cfg, sock, addr, listener.getsockname()))
+
+    def on_client_socket_readable(conn, client) -> None:  # a kept-alive connection with a new request coming
+        worker.poller.unregister(client)
+        worker.keepalived_conns.remove(conn)
+        gather(conn)
+
+    def murder_pending() -> None:
+        murder()
+        while gathering and gathering[0].sock.expired():
+            conn = gathering[0]
+            drop(conn)
+            conn.sock.timeout_page()
+            worker.nr_conns -= 1
+            conn.close()
 
     def deadline_handle(conn):
         if not isinstance(conn.sock, DeadlineSocket):
-            conn.sock = DeadlineSocket(conn.sock)  # before the parser is made on it (conn.init, in handle)
-        conn.sock.arm_headers()
-        return handle(conn)
+            conn.sock = DeadlineSocket(conn.sock)
+        if not getattr(conn, "gathered", False):
+            conn.sock.arm_headers()  # a request read in the thread (pipelined after the previous one): same deadline
+        conn.gathered = False
+        keep = handle(conn)
+        if keep is True and conn.sock._prefix:
+            # read ahead by the poller and not used by this request: the next one, pipelined. Handed to the parser,
+            # where gunicorn looks for it before waiting on the socket again.
+            conn.parser.unreader.unread(conn.sock.take_prefix())
+        return keep
 
     def deadline_handle_request(req, conn):
         if len(req.uri or "") > REQUEST_LINE_LIMIT:
@@ -189,6 +289,10 @@ def install(worker) -> None:
 
         return app(environ, start)
 
+    murder = worker.murder_pending
+    worker.accept = accept
+    worker.on_client_socket_readable = on_client_socket_readable
+    worker.murder_pending = murder_pending
     worker.handle = deadline_handle
     worker.handle_request = deadline_handle_request
     worker.wsgi = deadline_app
