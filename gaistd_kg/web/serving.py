@@ -11,7 +11,9 @@ every thread. ``install`` (the ``post_worker_init`` hook) changes that worker so
   alive one), and amount to at most ``HEADER_BYTES``; past either, 408 (or 431) and the connection closes;
 * the body must arrive within ``BODY_SECONDS`` once the headers are in (the app's body limit, MAX_CONTENT_LENGTH,
   1 MiB, needs 35 KB/s); past it the read fails with 408 and the connection closes;
-* each write of the answer must complete within ``SEND_SECONDS``; a client that does not read is dropped.
+* each write of the answer must complete within ``SEND_SECONDS``; a client that does not read is dropped;
+* closing a connection gracefully (gunicorn does it on its main loop, where it would wait up to 2 s for a silent
+  client) waits at most ``CLOSE_LINGER`` for the client's last bytes.
 
 gunicorn caps ``limit_request_line`` at 8190 bytes whatever it is set to, and a GET query of 9 kB needs more: the
 request line is limited here instead (``REQUEST_LINE_LIMIT``, 414 past it), with gunicorn's own check off (0).
@@ -22,6 +24,7 @@ from __future__ import annotations
 import errno
 import os
 import selectors
+import socket
 import time
 from collections import deque
 from functools import partial
@@ -34,6 +37,7 @@ BODY_SECONDS = 30.0          # the body, once the headers are in
 SEND_SECONDS = 30.0          # one write of the answer
 HEADER_BYTES = 64 << 10      # request line and headers together
 REQUEST_LINE_LIMIT = 16384   # bytes of the request target (a GET query); 414 past it
+CLOSE_LINGER = 0.05          # seconds a graceful close waits for the client's last bytes
 THREADS = 32                 # per worker: one per request being read or answered (waiting ones cost no CPU)
 
 
@@ -89,6 +93,7 @@ class DeadlineSocket:
         self._header_bytes: int | None = None  # counted while the headers are read; None: in the body (or done)
         self._expired = False
         self._prefix = b""  # what the poller read ahead (``gather``): given to the parser before the socket's bytes
+        self._closing = False  # we have sent our last byte (shutdown): reads only drain what is already there
 
     def __getattr__(self, name):
         return getattr(self._sock, name)
@@ -139,7 +144,17 @@ class DeadlineSocket:
                 pass
         return ConnectionResetError(errno.ECONNRESET, "request refused by its read deadline or size")
 
+    def shutdown(self, how: int) -> None:
+        if how != socket.SHUT_RD:
+            self._closing = True
+        self._sock.shutdown(how)
+
     def recv(self, size: int, *flags) -> bytes:
+        if self._closing:
+            timeout = self._sock.gettimeout()
+            if timeout is None or timeout > CLOSE_LINGER:
+                self._sock.settimeout(CLOSE_LINGER)
+            return self._sock.recv(size, *flags)
         if self._prefix:
             data, self._prefix = self._prefix[:size], self._prefix[size:]
             if self._header_bytes is not None:
@@ -283,8 +298,6 @@ def install(worker) -> None:
         def start(status, headers, exc_info=None):
             if isinstance(sock, DeadlineSocket):
                 sock.disarm()  # the app has read what it needed; draining the rest is gunicorn's (bounded)
-            if status.startswith("408"):
-                headers = [*headers, ("Connection", "close")]
             return start_response(status, headers, exc_info)
 
         return app(environ, start)
