@@ -12,6 +12,7 @@ every thread. ``install`` (the ``post_worker_init`` hook) changes that worker so
 * the body must arrive within ``BODY_SECONDS`` once the headers are in (the app's body limit, MAX_CONTENT_LENGTH,
   1 MiB, needs 35 KB/s); past it the read fails with 408 and the connection closes;
 * each write of the answer must complete within ``SEND_SECONDS``; a client that does not read is dropped;
+* a request answered before its body was read (429, 413, …) closes its connection instead of draining the body;
 * closing a connection gracefully (gunicorn does it on its main loop, where it would wait up to 2 s for a silent
   client) waits at most ``CLOSE_LINGER`` for the client's last bytes.
 
@@ -290,7 +291,11 @@ def install(worker) -> None:
                                                    "long query with POST"))
             return False
         conn.sock.arm_body()
-        return handle_request(req, conn)
+        keep = handle_request(req, conn)
+        unread = getattr(getattr(req.body, "reader", None), "length", 0)
+        # answered before its body was read (429, 413 …): close rather than let gunicorn drain a slow body on this
+        # thread (up to 5 s) for a connection that will then be reused
+        return keep and not (isinstance(unread, int) and unread > 0)
 
     def deadline_app(environ, start_response):
         sock = environ.get("gunicorn.socket")
