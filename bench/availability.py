@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         build = make_heavy_build(Path(tmp) / "build")
         proc, port, command = start(build, args.workers, args.timeout)
         try:
+            for i in range(4 * args.workers):  # every worker has its query processes started before any probe
+                get(port, f"ASK {{}} # warm-up {i}", "127.0.0.2")
             rows = [scenario(port, "none", args.seconds, [])]
             heavy: list = []
             rows.append(scenario(port, "heavy (1 client, 6 COUNT(*))", args.seconds,
