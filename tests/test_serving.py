@@ -110,3 +110,28 @@ def test_a_9_kb_get_query_is_served_and_a_request_line_over_16_kib_is_414(live_s
         assert status == 200, body[:200]
     status, headers, body = http_call(live_server, "GET", "/sparql?query=" + "x" * (serving.REQUEST_LINE_LIMIT + 1))
     assert status == 414 and b"POST" in body and headers["x-content-type-options"] == "nosniff"
+
+
+def raw_request(base: str, data: bytes) -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while not answer.startswith(b"HTTP/") or b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+
+
+@pytest.mark.server
+def test_headers_over_64_kib_are_431_and_under_it_are_served(live_server):
+    """Headers read by the poller: 50 KB of them are served, 70 KB answer 431 naming the limit."""
+    def head(fields: int) -> bytes:
+        return (b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"y" * 1000) for i in range(fields)) + b"\r\n")
+
+    assert raw_request(live_server, head(50)).startswith(b"HTTP/1.1 200")
+    refused = raw_request(live_server, head(70))
+    assert refused.startswith(b"HTTP/1.1 431") and str(serving.HEADER_BYTES).encode() in refused, refused[:300]

@@ -94,6 +94,7 @@ class DeadlineSocket:
         self._header_bytes: int | None = None  # counted while the headers are read; None: in the body (or done)
         self._expired = False
         self._prefix = b""  # what the poller read ahead (``gather``): given to the parser before the socket's bytes
+        self._oversize = False  # the read-ahead headers are over HEADER_BYTES: 431
         self._closing = False  # we have sent our last byte (shutdown): reads only drain what is already there
 
     def __getattr__(self, name):
@@ -101,6 +102,7 @@ class DeadlineSocket:
 
     def arm_headers(self) -> None:
         self._deadline, self._header_bytes, self._expired = time.monotonic() + HEADER_SECONDS, 0, False
+        self._oversize = False
 
     def gather(self) -> bool | None:
         """Read what has arrived (the socket is non-blocking, in the poller) into the read-ahead. True: the headers
@@ -114,7 +116,11 @@ class DeadlineSocket:
         if not data:
             return None
         self._prefix += data
-        return b"\r\n\r\n" in self._prefix or len(self._prefix) > HEADER_BYTES
+        end = self._prefix.find(b"\r\n\r\n")
+        if end < 0 and len(self._prefix) <= HEADER_BYTES:
+            return False
+        self._oversize = end < 0 or end + 4 > HEADER_BYTES
+        return True
 
     def expired(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
@@ -156,6 +162,8 @@ class DeadlineSocket:
             if timeout is None or timeout > CLOSE_LINGER:
                 self._sock.settimeout(CLOSE_LINGER)
             return self._sock.recv(size, *flags)
+        if self._oversize:
+            raise self._refuse(_page(_HEADERS_TOO_LARGE, f"request line and headers over {HEADER_BYTES} bytes"))
         if self._prefix:
             data, self._prefix = self._prefix[:size], self._prefix[size:]
             if self._header_bytes is not None:
