@@ -255,8 +255,8 @@ class QueryPool:
         top, most = queued.most_common(1)[0]
         if top == waiter.client or most <= queued[waiter.client]:
             self._waiting.remove(waiter)
-            raise self._busy(f"{len(kind) - 1} {'heavy' if waiter.heavy else 'light'} queries are waiting already; "
-                             "try again later")
+            raise self._busy(f"{len(kind) - 1} {'heavy' if waiter.heavy else 'light'} queries are waiting already "
+                             "(QUERY_QUEUE); try again later")
         victim = max((w for w in kind if w.client == top), key=lambda w: w.seq)
         victim.evicted = True
         self._waiting.remove(victim)
@@ -289,7 +289,7 @@ class QueryPool:
         return not any(w.heavy == waiter.heavy and self._key(w) < mine and self._eligible(w)
                        for w in self._waiting if w is not waiter)
 
-    def _acquire(self, deadline: float, waiter: _Waiter) -> _Worker:
+    def _acquire(self, deadline: float, waiter: _Waiter, budget: float, setting: str) -> _Worker:
         """A worker for ``waiter`` (and for a heavy one, a heavy slot), in fair order; QueryBusy at the deadline."""
         with self._cond:
             self._ensure_same_process()
@@ -322,7 +322,8 @@ class QueryPool:
                         bounded = True
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        raise self._busy(f"every query worker stayed busy for {self.timeout:g} s; try again later")
+                        raise self._busy(f"no query worker was free within the time limit of {budget:g} s "
+                                         f"({setting}); try again later")
                     self._cond.wait(remaining)
             finally:
                 if waiter in self._waiting:
@@ -447,7 +448,7 @@ class QueryPool:
             seq = self._seq
             heavy = heavy or key in self._known_heavy
         while True:
-            w = self._acquire(deadline, _Waiter(client, heavy, seq, key))
+            w = self._acquire(deadline, _Waiter(client, heavy, seq, key), budget, setting)
             reply = self._run_on(w, request, deadline, budget, setting, client, heavy, seq, key)
             if reply is not None:
                 break
