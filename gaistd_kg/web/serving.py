@@ -299,18 +299,20 @@ def install(worker) -> None:
                                                    "long query with POST"))
             return False
         conn.sock.arm_body()
-        keep = handle_request(req, conn)
-        unread = getattr(getattr(req.body, "reader", None), "length", 0)
-        # answered before its body was read (429, 413 …): close rather than let gunicorn drain a slow body on this
-        # thread (up to 5 s) for a connection that will then be reused
-        return keep and not (isinstance(unread, int) and unread > 0)
+        return handle_request(req, conn)
 
     def deadline_app(environ, start_response):
         sock = environ.get("gunicorn.socket")
 
         def start(status, headers, exc_info=None):
             if isinstance(sock, DeadlineSocket):
-                sock.disarm()  # the app has read what it needed; draining the rest is gunicorn's (bounded)
+                sock.disarm()  # the app has read what it needed
+            unread = getattr(getattr(environ.get("wsgi.input"), "reader", None), "length", 0)
+            response = getattr(start_response, "__self__", None)  # gunicorn's Response, whose method this is
+            if isinstance(unread, int) and unread > 0 and hasattr(response, "force_close"):
+                # answered before its body was read (429, 413 …): "Connection: close" and no reuse, rather than
+                # gunicorn draining a slow body on this thread (up to 5 s) for a connection it then keeps
+                response.force_close()
             return start_response(status, headers, exc_info)
 
         return app(environ, start)
