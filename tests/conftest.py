@@ -137,6 +137,9 @@ def _close_app(app) -> None:
 
 # --- the real server process --------------------------------------------------------------------------------------
 
+GUNICORN_CONF = "python:gaistd_kg.web.gunicorn_conf"  # the production settings (gaistd_kg/web/serving.py)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -174,7 +177,8 @@ class LiveServer:
 def start_server(build_dir: Path, log: Path, config: Mapping[str, object] | None = None, workers: int = 2,
                  extra_args: tuple[str, ...] = (), startup_timeout: float = 30.0,
                  prefix: tuple[str, ...] = ()) -> LiveServer:
-    """Start ``python -m gunicorn -w <workers> -b 127.0.0.1:<port> server:app`` on ``build_dir``; wait until it answers.
+    """Start ``python -m gunicorn -c python:gaistd_kg.web.gunicorn_conf -w <workers> -b 127.0.0.1:<port> server:app``
+    on ``build_dir`` (the README's production command: its settings, deadlines and all); wait until it answers.
 
     ``config`` keys become ``GAISTD_<KEY>`` environment variables (lists joined by spaces, mappings as
     ``key=value`` words), as create_app reads them. ``prefix`` runs the server under another command (``strace -f …``).
@@ -187,8 +191,8 @@ def start_server(build_dir: Path, log: Path, config: Mapping[str, object] | None
             value = [f"{k}={v}" for k, v in value.items()]
         env[f"GAISTD_{key}"] = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
-    cmd = [*prefix, sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-           "--chdir", str(REPO), "--limit-request-line", "0", *extra_args, "server:app"]
+    cmd = [*prefix, sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF, "-w", str(workers),
+           "-b", f"127.0.0.1:{port}", "--chdir", str(REPO), *extra_args, "server:app"]
     logf = open(log, "wb")
     try:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=logf, stderr=subprocess.STDOUT)

@@ -132,3 +132,13 @@ def test_textread_times_every_attack_text_at_each_size(tmp_path):
     rec = record(r["dir"], "textread")
     assert {row["text"] for row in rec["rows"]} >= {"unterminated string of escaped quotes", "name run without a colon"}
     assert all(row["cpu_seconds"] >= 0 for row in rec["rows"]) and len(rec["rows"]) == 10
+
+
+def test_availability_reports_each_attack_beside_no_attack(tmp_path):
+    """availability.py probes a light query under no attack, heavy queries, a full queue and slow sockets, and
+    reports each scenario's latencies with their ratio to the no-attack run."""
+    r = run("availability", "--seconds", "1", "--slow", "2", tmp=tmp_path)
+    rec = record(r["dir"], "availability")
+    names = [row["scenario"] for row in rec["rows"]]
+    assert names[0] == "none" and len(names) == 5 and names[-1].startswith("slow-body")
+    assert all(row["probes"] and row["p50_ratio"] for row in rec["rows"])

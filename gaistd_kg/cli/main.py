@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--workers", type=int, default=None, help="gunicorn worker processes (default: 2 per CPU, "
                                                               "at most 8)")
-    p.add_argument("--threads", type=int, default=4, help="threads per worker (gthread worker class)")
+    p.add_argument("--threads", type=int, default=None, help="threads per worker (gthread worker class; default: "
+                                                             "THREADS of gaistd_kg/web/serving.py)")
     p.add_argument("--dev", action="store_true", help="Flask's development server with the reloader")
     p.set_defaults(func=cmd_serve)
 

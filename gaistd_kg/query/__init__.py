@@ -11,7 +11,7 @@ from .engine import (CAP_LINK, DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, FORMS, MAX_NE
                      QueryUnavailable, Result, annotate_capped, boolean_result, check_dataset, check_query,
                      check_update, dataset_options, execute, inspect, mentioned_iris, result_format, solutions_result,
                      tokens, triples_result, used_prefixes, with_using)
-from .pool import QueryPool, deny_network, pool_for_build
+from .pool import QueryBusy, QueryPool, deny_network, pool_for_build
 from .sparqltext import check_size
 from .prefixes import Prepared, with_known_prefixes
 
@@ -19,5 +19,5 @@ __all__ = ["CAP_LINK", "DEFAULT_ROW_LIMIT", "DEFAULT_TIMEOUT", "FORMS", "MAX_NES
            "QueryError", "QueryInfo", "QueryMemoryExceeded", "QueryRefused", "QuerySyntaxError", "QueryTimeout",
            "QueryUnavailable", "Result", "annotate_capped", "boolean_result", "check_dataset", "check_query",
            "check_update", "dataset_options", "execute", "inspect", "mentioned_iris", "result_format",
-           "solutions_result", "tokens", "triples_result", "used_prefixes", "with_using", "QueryPool", "deny_network",
-           "pool_for_build", "Prepared", "with_known_prefixes", "check_size"]
+           "solutions_result", "tokens", "triples_result", "used_prefixes", "with_using", "QueryBusy", "QueryPool",
+           "deny_network", "pool_for_build", "Prepared", "with_known_prefixes", "check_size"]

@@ -20,7 +20,10 @@ DEFAULTS: dict[str, Any] = {
     "BASE_IRI": "https://w3id.org/gaistd/",  # mapped to this server's host, so our IRIs dereference here
     "QUERY_TIMEOUT": 10.0,                 # seconds; enforced by killing the worker that runs the query
     "ROW_LIMIT": 10000,                    # rows (or triples) per answer; a capped answer says so
-    "QUERY_WORKERS": 2,                    # query processes per app process
+    "QUERY_WORKERS": 3,                    # query processes per app process (one is kept for light queries)
+    "QUERY_HEAVY_SLOTS": 0,                # queries past 0.25 s at once per app process; 0: QUERY_WORKERS - 1
+    "QUERY_CLIENT_HEAVY": 0,               # heavy slots one client may hold per app process; 0: HEAVY_SLOTS - 1
+    "QUERY_QUEUE": 0,                      # requests waiting per app process; 0: 2 * QUERY_WORKERS; 503 past it
     "QUERY_MEMORY_LIMIT": 1024,            # MiB of data memory per query process (RLIMIT_DATA); 0: no limit
     "MAX_CONTENT_LENGTH": 1 << 20,         # bytes in a request body; more is refused with 413
     "QUERY_MAX_BYTES": 256 << 10,          # bytes of query text; longer is refused (400) before it is read

@@ -13,7 +13,8 @@ This module only translates HTTP to ``gaistd_kg.query.engine`` and back. Status 
   them); 415 a POST body that is neither form-encoded nor ``application/sparql-query``;
 * 429 (with Retry-After) the client already has MAX_CONCURRENT_PER_CLIENT requests running (``web/security.py``);
 * 503 the query ran past QUERY_TIMEOUT or needed more than QUERY_MEMORY_LIMIT (the body names the limit), or the
-  server cannot answer now.
+  server cannot answer now; with Retry-After when no slot was free (the queue was full, or stayed full until the
+  deadline: admission in ``query/pool.py``).
 
 A capped answer carries ``X-GAISTD-Result-Capped: true`` and ``X-GAISTD-Row-Limit: <N>``; inside the body, SPARQL
 JSON/XML get a head ``link`` and Turtle-like formats a comment (see ``query.annotate_capped``).
@@ -49,6 +50,8 @@ from gaistd_kg.query.textsearch import SEARCH_FUNCTION
 from gaistd_kg.formats import GRAPH, TABULAR
 from gaistd_kg.iris import GRAPH as NAMED_GRAPHS, PREFIXES, SD
 from gaistd_kg.store import StoreMissing, current_link
+
+from .security import client_address
 
 bp = Blueprint("sparql", __name__)
 
@@ -163,7 +166,10 @@ class Backend:
             str(path / "oxigraph"), size=int(self.config["QUERY_WORKERS"]),
             timeout=float(self.config["QUERY_TIMEOUT"]), row_limit=int(self.config["ROW_LIMIT"]),
             service_allowlist=tuple(self.config["SERVICE_ALLOWLIST"]), prefixes=PREFIXES,
-            memory_limit_mb=int(self.config.get("QUERY_MEMORY_LIMIT", querypool.DEFAULT_MEMORY_LIMIT_MB))).start()
+            memory_limit_mb=int(self.config.get("QUERY_MEMORY_LIMIT", querypool.DEFAULT_MEMORY_LIMIT_MB)),
+            heavy_slots=int(self.config.get("QUERY_HEAVY_SLOTS") or 0),
+            client_heavy=int(self.config.get("QUERY_CLIENT_HEAVY") or 0),
+            queue_limit=int(self.config.get("QUERY_QUEUE") or 0)).start()
         old, self._pool, self._link = self._pool, pool, link
         self.manifest, self._graph_counts = manifest, None
         self.cache.clear()  # answers belong to the build they were computed on
@@ -416,6 +422,8 @@ def _answer(op: Operation) -> Response:
     limits = ({"timeout": min(float(current_app.config["SERVICE_TIMEOUT"]), float(current_app.config["QUERY_TIMEOUT"])),
                "timeout_setting": "SERVICE_TIMEOUT"} if info.services else {})
     cached = None if info.services else backend.cache.get(key)
+    if isinstance(pool, querypool.QueryPool):
+        limits["client"] = client_address()
     try:
         try:
             result = cached or pool.run(prepared.text, fmt.name, op.dataset or None, base_iri=request.base_url, info=info,
@@ -430,6 +438,10 @@ def _answer(op: Operation) -> Response:
         return _error(400, f"malformed query: {prepared.syntax_error(exc)}")
     except (query.QueryTimeout, query.QueryMemoryExceeded) as exc:
         return _error(503, str(exc))
+    except query.QueryBusy as exc:
+        resp = _error(503, str(exc))
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
     except query.QueryUnavailable as exc:
         return _error(503, str(exc))
     except query.QueryError as exc:
