@@ -31,6 +31,8 @@ from collections import deque
 from functools import partial
 
 from gunicorn.workers.gthread import TConn
+
+from .gworker import ErrorPageHeaders, HeadedSocket
 from werkzeug.exceptions import RequestTimeout
 
 HEADER_SECONDS = 10.0        # request line and headers, from the first byte
@@ -51,7 +53,7 @@ def settings(workers: int | None = None, threads: int | None = None) -> dict:
     python:gaistd_kg.web.gunicorn_conf server:app`` and the test suite's server all run with."""
     return {
         "workers": workers or default_workers(),
-        "worker_class": "gaistd_kg.web.gworker.ThreadWorker",  # gthread, its own error pages with our headers
+        "worker_class": "gthread",
         "threads": threads or THREADS,
         "timeout": 60,            # a worker silent this long is restarted (queries have their own 10 s deadline)
         "graceful_timeout": 20,
@@ -225,6 +227,14 @@ def install(worker) -> None:
     """gunicorn's ``post_worker_init`` hook: hold this gthread worker's connections to the read deadlines and the
     request-line limit. Only this worker object is changed (its bound methods), never gunicorn's classes."""
     handle, handle_request, app = worker.handle, worker.handle_request, worker.wsgi
+    handle_error = worker.handle_error
+
+    def headed_error(req, client, addr, exc):
+        """gunicorn's own error pages (400, 414, 431, 500 …) with the app's CSP, nosniff and frame headers."""
+        return handle_error(req, HeadedSocket(client), addr, exc)
+
+    if not isinstance(worker, ErrorPageHeaders):  # a gworker class adds them itself
+        worker.handle_error = headed_error
     gathering: deque = deque()  # connections whose headers the poller is reading, oldest deadline first
 
     def gather(conn) -> None:
