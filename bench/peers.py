@@ -292,15 +292,18 @@ class Server:
 
 def start_ours(build_dir: Path, workers: int = 4, query_workers: int = 2, port: int | None = None,
                log: Path | None = None, timeout: float = 60.0, env: dict | None = None) -> Server:
-    """gunicorn (sync workers) with ``server:app`` on the build in ``build_dir``, as README's production command."""
+    """gunicorn with ``server:app`` on the build in ``build_dir``, as README's production command runs it (the
+    settings of ``gaistd_kg/web/serving.py``: gthread workers, read deadlines), with ``workers`` workers."""
     settings = {"GAISTD_BUILD_DIR": str(build_dir), "GAISTD_QUERY_WORKERS": str(query_workers), **(env or {})}
-    srv = start_gunicorn("ours", "server:app", REPO, workers, port, log, timeout, settings)
+    srv = start_gunicorn("ours", "server:app", REPO, workers, port, log, timeout, settings,
+                         config="python:gaistd_kg.web.gunicorn_conf")
     srv.info["query_workers"] = query_workers
     return srv
 
 
 def start_gunicorn(name: str, app: str, chdir: Path, workers: int = 4, port: int | None = None,
-                   log: Path | None = None, timeout: float = 60.0, env: dict | None = None) -> Server:
+                   log: Path | None = None, timeout: float = 60.0, env: dict | None = None,
+                   config: str | None = None) -> Server:
     """gunicorn (sync workers) serving the WSGI ``app`` (``module:name`` in ``chdir``) on loopback, its SPARQL endpoint
     at ``/sparql``, with the environment of this process minus any ``GAISTD_*`` setting, plus ``env``."""
     port = port or free_port()
@@ -308,8 +311,8 @@ def start_gunicorn(name: str, app: str, chdir: Path, workers: int = 4, port: int
     e = {k: v for k, v in os.environ.items() if not k.startswith("GAISTD_")}
     e.update(env or {})
     e["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), e.get("PYTHONPATH", "")]))
-    cmd = [str(VENV_PY), "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--chdir", str(chdir),
-           "--log-level", "warning", app]
+    cmd = [str(VENV_PY), "-m", "gunicorn", *(["-c", config] if config else []), "-w", str(workers),
+           "-b", f"127.0.0.1:{port}", "--chdir", str(chdir), "--log-level", "warning", app]
     with open(log, "wb") as fh:
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=REPO, env=e, stdout=fh, stderr=subprocess.STDOUT)

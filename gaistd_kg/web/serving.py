@@ -31,8 +31,9 @@ from collections import deque
 from functools import partial
 
 from gunicorn.workers.gthread import TConn
+from gunicorn.workers.gthread import ThreadWorker as GThreadWorker
 
-from .gworker import ErrorPageHeaders, HeadedSocket
+from .gworker import EXTRA_BYTES, ErrorPageHeaders, HeadedSocket
 from werkzeug.exceptions import RequestTimeout
 
 HEADER_SECONDS = 10.0        # request line and headers, from the first byte
@@ -75,9 +76,9 @@ class BodyTimeout(RequestTimeout):
     description = f"the request body did not arrive within {BODY_SECONDS:g} s"
 
 
+# the app's own security headers (CSP, nosniff, frame options: gworker.EXTRA_BYTES), as on every other answer
 _HEADER_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                   b"X-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'none'\r\n"
-                   b"Content-Length: %d\r\n\r\n%s")
+                   + EXTRA_BYTES.replace(b"%", b"%%") + b"Content-Length: %d\r\n\r\n%s")
 _HEADERS_TOO_LARGE = _HEADER_TIMEOUT.replace(b"408 Request Timeout", b"431 Request Header Fields Too Large")
 _URI_TOO_LONG = _HEADER_TIMEOUT.replace(b"408 Request Timeout", b"414 URI Too Long")
 
@@ -235,6 +236,8 @@ def install(worker) -> None:
 
     if not isinstance(worker, ErrorPageHeaders):  # a gworker class adds them itself
         worker.handle_error = headed_error
+    if not isinstance(worker, GThreadWorker):
+        return  # the read deadlines below are the gthread worker's (another worker class keeps gunicorn's own)
     gathering: deque = deque()  # connections whose headers the poller is reading, oldest deadline first
 
     def gather(conn) -> None:
