@@ -304,8 +304,9 @@ def start_ours(build_dir: Path, workers: int = 4, query_workers: int = 2, port: 
 def start_gunicorn(name: str, app: str, chdir: Path, workers: int = 4, port: int | None = None,
                    log: Path | None = None, timeout: float = 60.0, env: dict | None = None,
                    config: str | None = None) -> Server:
-    """gunicorn (sync workers unless ``config`` says otherwise) serving the WSGI ``app`` (``module:name`` in ``chdir``) on loopback, its SPARQL endpoint
-    at ``/sparql``, with the environment of this process minus any ``GAISTD_*`` setting, plus ``env``."""
+    """gunicorn (sync workers unless the gunicorn ``config`` says otherwise) serving the WSGI ``app`` (``module:name``
+    in ``chdir``) on loopback, its SPARQL endpoint at ``/sparql``, with the environment of this process minus any
+    ``GAISTD_*`` setting, plus ``env``."""
     port = port or free_port()
     log = log or Path(tempfile.mkstemp(prefix="gunicorn-", suffix=".log", dir=logdir())[1])
     e = {k: v for k, v in os.environ.items() if not k.startswith("GAISTD_")}
