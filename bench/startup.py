@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
              p["store_fds"], p["store_maps"]] for p in procs]
     qp = [p for p in procs if p["role"] == "query process"]
     sst = sorted(n for n, _ in (common or set()) if n.endswith(".sst"))
-    md = (f"gunicorn -c python:gaistd_kg.web.gunicorn_conf -w {args.workers} (gthread, the README command), {args.query_workers} query processes per worker, on a built store of "
+    md = (f"gunicorn -c (README config) -w {args.workers} (gthread), {args.query_workers} query processes per worker, on a built store of "
           f"{disk / 1048576:.1f} MiB on disk.\n\n"
           f"Time to first answered query (CQ1), from process start: median {median(times):.2f} s over {args.runs} "
           f"starts ({', '.join(f'{t:.2f}' for t in times)} s). It includes the first HTTP worker starting its query "

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             for label, r in result.items()]
     md = (f"CQ mix ({len(texts)} queries in rotation, GET, Accept: {JSON_RESULTS}), {args.connections} concurrent "
           f"clients, wrk -t{args.wrk_threads}, {args.duration:g} s per server in {args.rounds} interleaved rounds. "
-          f"ours = gunicorn -c python:gaistd_kg.web.gunicorn_conf -w {args.workers} (gthread, the README command) with {args.query_workers} query processes per worker; "
+          f"ours = gunicorn -c (README config) -w {args.workers} (gthread) with {args.query_workers} query processes per worker; "
           "pyoxigraph = in-process threads on the same store, no HTTP (the floor). "
           "ours answers repeated queries from its per-process result cache (emptied on a new build); "
           "ours-uncached is the same server with GAISTD_RESULT_CACHE_BYTES=0.\n\n"
