@@ -38,6 +38,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
@@ -189,10 +190,10 @@ class Backend:
         if self._graph_counts is None and not self.config.get("STORE_URL") and "union_triples" in self.manifest:
             # counted by the build (store.union_count): a count over a large store needs more than a query worker's
             # memory limit (the union's DISTINCT) or seconds per request
-            counts = {str(NAMED_GRAPHS[name]): n for name, n in self.manifest.get("triples", {}).items()
-                      if name in NAMED_GRAPHS}
-            counts[""] = int(self.manifest["union_triples"])
-            self._graph_counts = counts
+            built: dict[str, int] = {str(NAMED_GRAPHS[name]): n for name, n in self.manifest.get("triples", {}).items()
+                                     if name in NAMED_GRAPHS}
+            built[""] = int(self.manifest["union_triples"])
+            self._graph_counts = built
         if self._graph_counts is None:
             pool = self.pool()
             counts: dict[str, int] = {}
@@ -216,7 +217,7 @@ class Backend:
         if pointer is None:
             raise StoreMissing("the remote store holds no pushed build (run `gaistd push` first)")
         view = remoteview.RemoteView(pool.store, pointer, float(self.config["QUERY_TIMEOUT"]))
-        return OpenStore(view, Path("remote") / pointer.version, {  # type: ignore[arg-type]
+        return OpenStore(view, Path("remote") / pointer.version, {
             "build_id": pointer.version, "built_at": pointer.modified, "source_build_id": pointer.build_id})
 
     def close(self) -> None:
@@ -419,8 +420,9 @@ def _answer(op: Operation) -> Response:
     if request.method in ("GET", "HEAD") and _not_modified(tag, backend.built_at):
         return _not_modified_response(tag, backend)
     # A federated query has its own deadline: the remote endpoint's answer time is not ours to promise.
-    limits = ({"timeout": min(float(current_app.config["SERVICE_TIMEOUT"]), float(current_app.config["QUERY_TIMEOUT"])),
-               "timeout_setting": "SERVICE_TIMEOUT"} if info.services else {})
+    limits: dict[str, Any] = ({"timeout": min(float(current_app.config["SERVICE_TIMEOUT"]),
+                                              float(current_app.config["QUERY_TIMEOUT"])),
+                               "timeout_setting": "SERVICE_TIMEOUT"} if info.services else {})
     cached = None if info.services else backend.cache.get(key)
     if isinstance(pool, querypool.QueryPool):
         limits["client"] = client_address()
@@ -477,7 +479,7 @@ def service_description(tokens: tuple[str, ...]) -> Response:
     if not tokens and accept.provided and accept.best_match(offered) == "text/html":
         ui = current_app.view_functions.get("ui.index")
         if ui is not None:
-            return current_app.make_response(ui())
+            return current_app.make_response(ui())  # type: ignore[arg-type]  # Flask types views as maybe async; ours is not
         return Response(_MINIMAL_FORM, content_type="text/html; charset=utf-8")
     fmt = choose_format(GRAPH, tokens)
     backend = get_backend()
@@ -492,8 +494,9 @@ def service_description(tokens: tuple[str, ...]) -> Response:
     except query.QueryError as exc:
         return _error(503, f"cannot count the graphs for the service description now: {exc}")
     body = ox.serialize(description_triples(request.base_url, counts, current_app.config["SERVICE_ALLOWLIST"]),
-                        format=fmt.ox, prefixes={"sd": str(SD), "void": "http://rdfs.org/ns/void#",
-                                                 "formats": "http://www.w3.org/ns/formats/", "sh": SH_NS})
+                        format=fmt.rdf_ox, prefixes={"sd": str(SD), "void": "http://rdfs.org/ns/void#",
+                                                     "formats": "http://www.w3.org/ns/formats/", "sh": SH_NS})
+    assert body is not None  # serialize returns bytes when no output is given
     resp = _body_response(body, fmt.content_type, gz)
     _cache_headers(resp, tag, backend)
     return resp
@@ -572,7 +575,7 @@ def _not_modified(etag: str, built_at: float) -> bool:
     if request.if_none_match:
         return request.if_none_match.contains_weak(etag)
     since = request.if_modified_since
-    return since is not None and built_at and int(built_at) <= since.timestamp()
+    return since is not None and bool(built_at) and int(built_at) <= since.timestamp()
 
 
 def _not_modified_response(etag: str, backend: Backend) -> Response:
