@@ -193,3 +193,66 @@ def test_slow_headers_cost_no_thread(heavy_build, live_server_factory):
             t.join()
     print(f"light {[(s, round(e, 3)) for s, e in seen]}")
     assert all(status == 200 and elapsed < LIGHT_WITHIN for status, elapsed in seen), seen
+
+
+@pytest.fixture(scope="module")
+def bounded_server(heavy_build, live_server_factory):
+    """Two workers with the shipped settings, QUERY_MEMORY_LIMIT 256 MiB, writes enabled for one token."""
+    return live_server_factory(heavy_build, workers=2, config={
+        "QUERY_TIMEOUT": TIMEOUT, "QUERY_MEMORY_LIMIT": 256, "ROW_LIMIT": 100_000_000, "UPDATES_ENABLED": "true",
+        "UPDATE_TOKENS": {"editor": WRITE_TOKEN}})
+
+
+WRITE_TOKEN = "availability-token-0123456789"
+
+
+def probe_while(base: str, attack: list, seconds: float = 0.0) -> tuple[list, list[tuple[int, float]]]:
+    """Run the ``attack`` calls on threads; meanwhile a light query from 127.0.0.2 every 0.2 s (for at least
+    ``seconds``). Returns (the attack's results, the probes' (status, seconds))."""
+    results, threads = in_background(attack)
+    seen: list[tuple[int, float]] = []
+    start = time.monotonic()
+    time.sleep(0.3)
+    while any(t.is_alive() for t in threads) or time.monotonic() - start < seconds:
+        seen.append(light(base, len(seen)))
+        time.sleep(0.2)
+    for t in threads:
+        t.join()
+    return results, seen
+
+
+def test_memory_bombs_leave_a_light_query_answered_within_2_s(bounded_server):
+    """Finding 8's last clause: two queries from 127.0.0.1 that sort 27 million rows (stopped at QUERY_MEMORY_LIMIT,
+    503 naming it), three rounds; every light query from 127.0.0.2 meanwhile is answered 200 within 2 s."""
+    bomb = COUNT.replace("SELECT (COUNT(*) AS ?n)", "SELECT *") + " ORDER BY ?c ?f ?i"
+    seen: list[tuple[int, float]] = []
+    for _ in range(3):
+        attack, probes = probe_while(bounded_server.url, [lambda: request(bounded_server.url, bomb)] * 2, 1.0)
+        seen += probes
+        assert all(a[0] in (429, 503) for a in attack), [a[0] for a in attack]
+        assert any(a[0] == 503 and b"QUERY_MEMORY_LIMIT" in a[2] for a in attack), [a[2][:200] for a in attack]
+    print(f"light {[(s, round(e, 3)) for s, e in seen]}")
+    assert len(seen) >= 6 and all(status == 200 and elapsed < LIGHT_WITHIN for status, elapsed in seen), seen
+
+
+def write(base: str, text: str) -> tuple[int, bytes]:
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+    try:
+        conn.request("POST", "/sparql/update", body=text.encode("utf-8"),
+                     headers={"Content-Type": "application/sparql-update", "Authorization": f"Bearer {WRITE_TOKEN}"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_writes_being_checked_leave_a_light_query_answered_within_2_s(bounded_server):
+    """Finding 7: two writes of 5,000 triples each at once (validated and reasoned in processes of their own, under
+    WRITE_TIMEOUT; they take turns on the build lock) while 127.0.0.2 asks light queries: every one is answered 200
+    within 2 s, and each write gets an answer (accepted, refused by the shapes or busy), never a server error."""
+    triples = " ".join(f"<http://example.org/w{i}> <http://example.org/p{i % 7}> \"{i}\" ." for i in range(5000))
+    attack, seen = probe_while(bounded_server.url, [lambda: write(bounded_server.url, f"INSERT DATA {{ {triples} }}")] * 2)
+    print(f"writes {[(s, b[:120]) for s, b in attack]}; light {[(s, round(e, 3)) for s, e in seen]}")
+    assert all(status < 500 or status == 503 for status, _ in attack), attack
+    assert len(seen) >= 3 and all(status == 200 and elapsed < LIGHT_WITHIN for status, elapsed in seen), seen
