@@ -83,3 +83,21 @@ def test_search_page_and_json(real_build_dir):
         assert "facet-kind" in html
     finally:
         _close_app(app)
+
+
+def test_kept_answers_follow_the_arguments_and_accept(real_build_dir):
+    """/search keeps its answers per process and build: a repeat is the same bytes, while other words, another page
+    of the same words, or JSON instead of HTML get their own answer."""
+    from conftest import _close_app
+    from gaistd_kg.web import create_app
+
+    app = create_app({"BUILD_DIR": str(real_build_dir), "TESTING": True})
+    try:
+        with app.test_client() as c:
+            html = c.get("/search?q=42001").data
+            assert c.get("/search?q=42001").data == html and b"<html" in html
+            as_json = c.get("/search?q=42001", headers={"Accept": "application/json"})
+            assert as_json.is_json and as_json.get_json()["query"] == "42001"
+            assert c.get("/search?q=%E6%A0%87%E8%AF%86").data != html
+    finally:
+        _close_app(app)

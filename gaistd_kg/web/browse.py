@@ -44,6 +44,11 @@ def wants_json() -> bool:
 
 @bp.get("/search")
 def search() -> Response:
+    """Search results (HTML or JSON by ``Accept`` or ``format=json``), kept per process and build (``pages.kept``)."""
+    return pages.kept("gaistd.search_answers", compute=_search)
+
+
+def _search() -> Response:
     q = request.args.get("q", "").strip()
     try:
         page = max(1, int(request.args.get("page", "1")))

@@ -5,7 +5,6 @@ translates between HTTP and it."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -70,32 +69,12 @@ def href(args: dict[str, Any]) -> str:
     return "?" + urlencode(args, doseq=True)
 
 
-_MEMO_LOCK = threading.Lock()  # gthread workers serve requests on several threads
-CACHED_PAGES = 512  # rendered /documents answers kept per process (a few MB): a pure function of the key below
-
-
 @bp.get("/documents")
 def documents() -> Response:
     """The catalogue page or a download. Each answer is a function of the build, the arguments, the language chosen,
-    the host (downloads carry absolute links) and the day (citations carry the access date): kept per process, at
-    most ``CACHED_PAGES``, least recently used first out, emptied by a new build."""
-    opened = pages.current_store()
-    key = (tuple(sorted(request.args.items(multi=True))), pages.chosen_lang(), request.host_url, request.script_root,
-           datetime.now(timezone.utc).date().isoformat())
-    memo = pages.per_build_memo("gaistd.catalogue_pages", opened)
-    with _MEMO_LOCK:
-        hit = memo.pop(key, None)
-        if hit is not None:
-            memo[key] = hit  # most recently used last
-    if hit is None:
-        resp = _documents()
-        hit = (resp.get_data(), resp.status_code, [(k, v) for k, v in resp.headers.items() if k != "Content-Length"])
-        with _MEMO_LOCK:
-            memo[key] = hit
-            while len(memo) > CACHED_PAGES:
-                memo.pop(next(iter(memo)))
-    body, status, headers = hit
-    return Response(body, status=status, headers=headers)
+    the host (downloads carry absolute links) and the day (citations carry the access date): kept per process
+    (``pages.kept``), emptied by a new build."""
+    return pages.kept("gaistd.catalogue_pages", datetime.now(timezone.utc).date().isoformat(), compute=_documents)
 
 
 def _documents() -> Response:

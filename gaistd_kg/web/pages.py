@@ -34,8 +34,9 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
@@ -330,6 +331,32 @@ def per_build_memo(name: str, opened: Any) -> dict:
         held = (key, {})
         current_app.extensions[name] = held
     return held[1]
+
+
+_KEPT_LOCK = threading.Lock()  # gthread workers serve requests on several threads
+KEPT_ANSWERS = 512  # answers kept per page family and process (a few MB): least recently used out first
+
+
+def kept(name: str, *extra: Any, compute: Callable[[], Response]) -> Response:
+    """The answer of ``compute`` for this request, kept per process and build under ``name``: for pages that are a
+    function of the build, the arguments, the language chosen, the host and root they are served at, and ``extra``
+    (the catalogue's citations carry the day). A new build starts afresh."""
+    key = (tuple(sorted(request.args.items(multi=True))), chosen_lang(), request.host_url, request.script_root,
+           tuple(request.accept_mimetypes.values()), *extra)
+    memo = per_build_memo(name, current_store())
+    with _KEPT_LOCK:
+        hit = memo.pop(key, None)
+        if hit is not None:
+            memo[key] = hit  # most recently used last
+    if hit is None:
+        resp = compute()
+        hit = (resp.get_data(), resp.status_code, [(k, v) for k, v in resp.headers.items() if k != "Content-Length"])
+        with _KEPT_LOCK:
+            memo[key] = hit
+            while len(memo) > KEPT_ANSWERS:
+                memo.pop(next(iter(memo)))
+    body, status, headers = hit
+    return Response(body, status=status, headers=headers)
 
 
 def catalogue_table() -> Any:
