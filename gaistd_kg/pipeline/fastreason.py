@@ -140,7 +140,8 @@ def _rule_tables(tbox: Graph) -> tuple[str, list[int]]:
         lines.append(f'{_sk(cid)} <{R}len> "{len(chain)}"^^<http://www.w3.org/2001/XMLSchema#integer> .')
     pairs = set(tbox.subject_objects(OWL.disjointWith))
     for axiom in tbox.subjects(RDF.type, OWL.AllDisjointClasses):
-        members = list(tbox.items(tbox.value(axiom, OWL.members)))
+        head = tbox.value(axiom, OWL.members)
+        members = list(tbox.items(head)) if head is not None else []  # no list: no members
         pairs |= {(a, b) for n, a in enumerate(members) for b in members[n + 1:]}
     for a, b in pairs:
         add(a, "dw", b)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import owlrl
 from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Identifier
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 
 from gaistd_kg.iris import BASE, bind_prefixes
@@ -69,13 +70,15 @@ def disjointness_clashes(closure: Graph) -> list[str]:
     for c1, c2 in closure.subject_objects(OWL.disjointWith):
         pairs.add((c1, c2))
     for axiom in closure.subjects(RDF.type, OWL.AllDisjointClasses):
-        members = list(closure.items(closure.value(axiom, OWL.members)))
+        head = closure.value(axiom, OWL.members)
+        members = list(closure.items(head)) if head is not None else []  # no list: no members
         for i, a in enumerate(members):
             for b in members[i + 1:]:
                 pairs.add((a, b))
     clashes = []
     for a, b in sorted(pairs):
-        for x in sorted(set(closure.subjects(RDF.type, a)) & set(closure.subjects(RDF.type, b))):
+        both = set(closure.subjects(RDF.type, a)) & set(closure.subjects(RDF.type, b))
+        for x in sorted(x for x in both if isinstance(x, Identifier)):  # every subject is one; Node has no order
             clashes.append(f"{short(x)} is both a {short(a)} and a {short(b)}, which the ontology declares disjoint")
     return clashes
 
