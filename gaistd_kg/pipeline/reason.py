@@ -10,6 +10,7 @@ and list nodes), and owlrl's error-message resources.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import owlrl
 from rdflib import BNode, Graph, Literal, URIRef
@@ -17,6 +18,9 @@ from rdflib.term import Identifier
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 
 from gaistd_kg.iris import BASE, bind_prefixes
+
+if TYPE_CHECKING:
+    from .fastreason import StoreGraph
 
 ERRNS = URIRef("http://www.daml.org/2002/03/agents/agent-ont#ErrorMessage")
 VOCABULARIES = tuple(str(ns) for ns in (RDF, RDFS, OWL, XSD, SKOS)) + (
@@ -106,7 +110,7 @@ def aliases(data) -> set:
     return out
 
 
-def clean(closure: Graph, ontology: Graph, data: Graph) -> Graph:
+def clean(closure: Graph, ontology: Graph, data: Graph | StoreGraph) -> Graph:
     """What the closure adds to ontology + data, without the noise described in the module docstring."""
     external = aliases(data)
     inferred = bind_prefixes(Graph())
