@@ -10,7 +10,7 @@ and list nodes), and owlrl's error-message resources.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import owlrl
 from rdflib import BNode, Graph, Literal, URIRef
@@ -18,9 +18,6 @@ from rdflib.term import Identifier
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 
 from gaistd_kg.iris import BASE, bind_prefixes
-
-if TYPE_CHECKING:
-    from .fastreason import StoreGraph
 
 ERRNS = URIRef("http://www.daml.org/2002/03/agents/agent-ont#ErrorMessage")
 VOCABULARIES = tuple(str(ns) for ns in (RDF, RDFS, OWL, XSD, SKOS)) + (
@@ -110,7 +107,14 @@ def aliases(data) -> set:
     return out
 
 
-def clean(closure: Graph, ontology: Graph, data: Graph | StoreGraph) -> Graph:
+class DataGraph(Protocol):
+    """The reads :func:`clean` makes of the data: an rdflib Graph, or a ``fastreason.StoreGraph`` over a store."""
+
+    def __contains__(self, triple: Any, /) -> bool: ...
+    def subject_objects(self, predicate: Any, /) -> Any: ...
+
+
+def clean(closure: Graph, ontology: Graph, data: DataGraph) -> Graph:
     """What the closure adds to ontology + data, without the noise described in the module docstring."""
     external = aliases(data)
     inferred = bind_prefixes(Graph())
