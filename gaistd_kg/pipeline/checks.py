@@ -32,14 +32,20 @@ def _term(t):
     return t.value
 
 
-def run_checks(data: Graph, ontology: Graph, subject_files: dict | None = None,
+def run_checks(data: Graph | None, ontology: Graph | None, subject_files: dict | None = None,
                folder: Path = CHECKS_DIR, store: ox.Store | None = None) -> list[Finding]:
-    """``store``: data and ontology already loaded (validate passes its own), else one is made."""
-    store = store if store is not None else store_from_graphs({"data": data, "ontology": ontology})
+    """``store``: data and ontology already loaded (validate passes its own, and None for the graphs), else one is
+    made from ``data`` and ``ontology``."""
+    if store is None:
+        if data is None or ontology is None:
+            raise TypeError("run_checks needs the data and ontology graphs, or a store holding them")
+        store = store_from_graphs({"data": data, "ontology": ontology})
     findings = []
     for path in check_files(folder):
         text = path.read_text(encoding="utf-8")
-        for row in store.query(text, use_default_graph_as_union=True):
+        answer = store.query(text, use_default_graph_as_union=True)
+        assert isinstance(answer, ox.QuerySolutions)  # checks are SELECTs
+        for row in answer:
             focus = _term(row["this"])
             where = None
             if subject_files and focus in subject_files:

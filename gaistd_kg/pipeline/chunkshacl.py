@@ -186,6 +186,7 @@ def _worker_main() -> None:
                 keys = pickle.load(inp)
             except EOFError:
                 return
+            answer: tuple[str, bool, Graph] | tuple[str, str]
             try:
                 subjects = [ox.NamedNode(v) if kind == "iri" else ox.BlankNode(v) for kind, v in keys]
                 ok, report = _validate_chunk(store, graph, subjects, levels_read, schema, core, ontology, allowed)
@@ -211,6 +212,7 @@ class _Workers:
                       for _ in range(n)]
         self.idle: queue.Queue = queue.Queue()
         for p in self.procs:
+            assert p.stdin is not None  # stdin=PIPE
             pickle.dump(init, p.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             p.stdin.flush()
             self.idle.put(p)
@@ -230,6 +232,7 @@ class _Workers:
 
     def close(self) -> None:
         for p in self.procs:
+            assert p.stdin is not None  # stdin=PIPE
             try:
                 p.stdin.close()
             except OSError:
@@ -240,11 +243,13 @@ class _Workers:
             except Exception:  # noqa: BLE001
                 p.kill()
                 p.wait()
+            assert p.stdout is not None  # stdout=PIPE
             p.stdout.close()
 
 
 def _subject_chunks(store: ox.Store, graph: ox.NamedNode, size: int) -> Iterator[list]:
     answer = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
+    assert isinstance(answer, ox.QuerySolutions)  # a SELECT
     subjects: list = []
     for row in answer:
         subjects.append(row[0])
@@ -298,12 +303,12 @@ def validate_chunked(store: ox.Store, graph: ox.NamedNode, core: Graph, ontology
                 merge(*_validate_chunk(store, graph, subjects, levels_read, schema, core, ontology, allowed),
                       len(subjects))
     else:
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import Future, ThreadPoolExecutor
 
         team = _Workers(workers, (path, graph.value, levels_read, schema, core, ontology))
         try:
             with ThreadPoolExecutor(workers) as pool:
-                pending: list = []
+                pending: list[tuple[Future[tuple[bool, Graph]], int]] = []
                 for subjects in chunks:
                     keys = [("iri" if isinstance(t, ox.NamedNode) else "bnode", t.value) for t in subjects]
                     pending.append((pool.submit(team.run, keys), len(keys)))

@@ -82,10 +82,10 @@ def supported(tbox: Graph, data: Graph) -> str | None:
         ours, other = (s, o) if str(s).startswith(BASE) else (o, s)
         if aliases.setdefault(other, ours) != ours:
             return f"two resources of ours are owl:sameAs {other}, so owl:sameAs makes them one"
-    for p in tbox.subjects(RDF.type, OWL.FunctionalProperty):
-        for x in set(data.subjects(p, None)):
-            if len(set(data.objects(x, p))) > 1:
-                return f"functional property {p} with two values on {x}"
+    for fp in tbox.subjects(RDF.type, OWL.FunctionalProperty):
+        for x in set(data.subjects(fp, None)):
+            if len(set(data.objects(x, fp))) > 1:
+                return f"functional property {fp} with two values on {x}"
     return None
 
 
@@ -140,7 +140,8 @@ def _rule_tables(tbox: Graph) -> tuple[str, list[int]]:
         lines.append(f'{_sk(cid)} <{R}len> "{len(chain)}"^^<http://www.w3.org/2001/XMLSchema#integer> .')
     pairs = set(tbox.subject_objects(OWL.disjointWith))
     for axiom in tbox.subjects(RDF.type, OWL.AllDisjointClasses):
-        members = list(tbox.items(tbox.value(axiom, OWL.members)))
+        head = tbox.value(axiom, OWL.members)
+        members = list(tbox.items(head)) if head is not None else []  # no list: no members
         pairs |= {(a, b) for n, a in enumerate(members) for b in members[n + 1:]}
     for a, b in pairs:
         add(a, "dw", b)
@@ -176,8 +177,9 @@ def _closed_tbox(ontology: Graph, data) -> tuple[Graph, str, list[int]]:
 def _check_disjointness(store: ox.Store, reported) -> None:
     """cax-dw/cax-adc over the closure in ``store``: raise InconsistencyError naming each clash whose resource
     ``reported(x)`` (blank nodes, ours or skolemised, are not named)."""
-    clashes = [(s["x"], s["a"], s["b"]) for s in store.query(
-        f"SELECT DISTINCT ?x ?a ?b WHERE {{ GRAPH <{T.value}> {{ ?a <{R}dw> ?b }} ?x a ?a . ?x a ?b }}")]
+    answer = store.query(f"SELECT DISTINCT ?x ?a ?b WHERE {{ GRAPH <{T.value}> {{ ?a <{R}dw> ?b }} ?x a ?a . ?x a ?b }}")
+    assert isinstance(answer, ox.QuerySolutions)  # a SELECT
+    clashes = [(s["x"], s["a"], s["b"]) for s in answer]
     if clashes:
         from gaistd_kg.iris import short
 
@@ -301,6 +303,12 @@ def _clean_query(aliases: set, derived: list) -> str:
     }}"""
 
 
+def _construct(store: ox.Store, query: str) -> ox.QueryTriples:
+    answer = store.query(query)
+    assert isinstance(answer, ox.QueryTriples)  # a CONSTRUCT
+    return answer
+
+
 def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int = 100,
                  say=lambda _m: None) -> int:
     """:func:`reason_fast` for data already in the named graph ``data`` of ``store``: the inferred triples go into
@@ -346,7 +354,7 @@ def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int =
                 rules = [single[name].replace(f"}} {pattern}", f"}} GRAPH <{delta.value}> {{ {pattern} }}", 1)
                          for name, pattern in DELTA_PATTERNS.items()] + multi
             for rule in rules:
-                w.query(rule).serialize(str(new), ox.RdfFormat.N_TRIPLES)
+                _construct(w, rule).serialize(str(new), ox.RdfFormat.N_TRIPLES)
                 if new.stat().st_size:
                     for g in (ox.DefaultGraph(), into):
                         w.bulk_load(path=str(new), format=ox.RdfFormat.N_TRIPLES, to_graph=g)
@@ -357,7 +365,7 @@ def reason_store(store: ox.Store, ontology: Graph, work: Path, max_rounds: int =
             delta = into
             derived.append(into)
         _check_disjointness(w, lambda x: not x.value.startswith(DATA_SKOLEM))
-        w.query(_clean_query(aliases(data), derived)).serialize(str(new), ox.RdfFormat.N_TRIPLES)
+        _construct(w, _clean_query(aliases(data), derived)).serialize(str(new), ox.RdfFormat.N_TRIPLES)
         if new.stat().st_size:
             store.bulk_load(path=str(new), format=ox.RdfFormat.N_TRIPLES, to_graph=inferred_node)
         del w

@@ -39,7 +39,7 @@ class ValidationResult:
     def text(self) -> str:
         if not self.findings:
             return "Conforms: the data satisfies every shape."
-        counts = {}
+        counts: dict[str, int] = {}
         for f in self.findings:
             counts[f.severity] = counts.get(f.severity, 0) + 1
         head = ", ".join(f"{n} {sev.lower()}{'s' if n > 1 else ''}" for sev, n in sorted(counts.items()))

@@ -149,6 +149,7 @@ def parse_file(path: Path, into: Graph | None = None) -> Graph:
 def _syntax_error(path: Path, exc: Exception) -> LoadError:
     lines = getattr(exc, "lines", None)
     message = getattr(exc, "_why", None) or str(exc)
+    line: int | None
     if isinstance(lines, int):
         line = lines + 1
     else:

@@ -10,9 +10,11 @@ and list nodes), and owlrl's error-message resources.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import owlrl
 from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Identifier
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 
 from gaistd_kg.iris import BASE, bind_prefixes
@@ -69,13 +71,15 @@ def disjointness_clashes(closure: Graph) -> list[str]:
     for c1, c2 in closure.subject_objects(OWL.disjointWith):
         pairs.add((c1, c2))
     for axiom in closure.subjects(RDF.type, OWL.AllDisjointClasses):
-        members = list(closure.items(closure.value(axiom, OWL.members)))
+        head = closure.value(axiom, OWL.members)
+        members = list(closure.items(head)) if head is not None else []  # no list: no members
         for i, a in enumerate(members):
             for b in members[i + 1:]:
                 pairs.add((a, b))
     clashes = []
     for a, b in sorted(pairs):
-        for x in sorted(set(closure.subjects(RDF.type, a)) & set(closure.subjects(RDF.type, b))):
+        both = set(closure.subjects(RDF.type, a)) & set(closure.subjects(RDF.type, b))
+        for x in sorted(x for x in both if isinstance(x, Identifier)):  # every subject is one; Node has no order
             clashes.append(f"{short(x)} is both a {short(a)} and a {short(b)}, which the ontology declares disjoint")
     return clashes
 
@@ -103,7 +107,14 @@ def aliases(data) -> set:
     return out
 
 
-def clean(closure: Graph, ontology: Graph, data: Graph) -> Graph:
+class DataGraph(Protocol):
+    """The reads :func:`clean` makes of the data: an rdflib Graph, or a ``fastreason.StoreGraph`` over a store."""
+
+    def __contains__(self, triple: Any, /) -> bool: ...
+    def subject_objects(self, predicate: Any, /) -> Any: ...
+
+
+def clean(closure: Graph, ontology: Graph, data: DataGraph) -> Graph:
     """What the closure adds to ontology + data, without the noise described in the module docstring."""
     external = aliases(data)
     inferred = bind_prefixes(Graph())

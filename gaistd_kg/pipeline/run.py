@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, TypeVar
 
 from .findings import ValidationResult
 from .steps import BuildBusy, Progress, ValidationFailed, lock
@@ -36,6 +36,7 @@ class Work(Protocol):
 
     build_dir: Path
     timings: dict[str, float]
+    result: ValidationResult | None                       # set by ``run`` once the data conforms
 
     def prepare(self, say: Progress) -> Any: ...          # under the lock; a value other than None ends the run
     def load(self, say: Progress) -> Any: ...             # likewise (a write that changes nothing)
@@ -44,6 +45,9 @@ class Work(Protocol):
     def validate_closure(self, say: Progress) -> ValidationResult: ...
     def publish(self, say: Progress) -> Any: ...          # the run's result
     def discard(self) -> None: ...                        # after a failure: remove what was staged
+
+
+W = TypeVar("W", bound=Work)
 
 
 def timed(work: Work, name: str, step: Callable[[Progress], Any], say: Progress) -> Any:
@@ -70,8 +74,8 @@ def check(work: Work, say: Progress = lambda _m: None) -> ValidationResult:
         return result
 
 
-def run(work: Work, say: Progress = lambda _m: None, *, wait: float | None = None,
-        busy: type[BuildBusy] = BuildBusy, checker: Callable[[Work, Progress], tuple[ValidationResult, Work]] | None
+def run(work: W, say: Progress = lambda _m: None, *, wait: float | None = None,
+        busy: type[BuildBusy] = BuildBusy, checker: Callable[[W, Progress], tuple[ValidationResult, W]] | None
         = None) -> Any:
     """Run ``work``'s steps under the lock of its build folder (``wait``/``busy`` as ``steps.lock``). ``checker``
     replaces the in-process :func:`check` (a write runs it in a bounded process); it returns the result and the work

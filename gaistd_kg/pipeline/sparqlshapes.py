@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, SH, XSD
+from rdflib.term import Node
 
 SUBCLASS = "<http://www.w3.org/2000/01/rdf-schema#subClassOf>"
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
@@ -28,12 +29,12 @@ _PLACEHOLDER = re.compile(r"\{[?$]([A-Za-z_][A-Za-z0-9_]*)\}")
 
 @dataclass(frozen=True)
 class Constraint:
-    shape: URIRef
-    node: BNode | URIRef          # the sh:sparql node
+    shape: Node
+    node: Node                    # the sh:sparql node
     targets: tuple[URIRef, ...]
     select: str
-    messages: tuple[Literal, ...]
-    severity: URIRef
+    messages: tuple[Node, ...]
+    severity: Node
     prefixes: dict[str, str]
 
 
@@ -73,6 +74,7 @@ def split(shapes: Graph) -> tuple[Graph, list[Constraint]]:
 
 def _targeted(select: str, target: URIRef) -> str:
     m = _WHERE.search(select)
+    assert m is not None  # ``split`` took only selects with a WHERE group
     return f"{select[:m.end()]} ?this a/{SUBCLASS}* <{target}> . {select[m.end():]}"
 
 
@@ -105,21 +107,23 @@ def to_oxigraph(term):
     return False
 
 
-def _fill(message: Literal, row: dict) -> Literal:
+def _fill(message: Node, row: dict) -> Literal:
     def value(m):
         term = row.get(m.group(1))
         return "" if term is None else str(term)
-    return Literal(_PLACEHOLDER.sub(value, str(message)), lang=message.language)
+    return Literal(_PLACEHOLDER.sub(value, str(message)), lang=message.language if isinstance(message, Literal) else None)
 
 
 def evaluate(store: ox.Store, constraints: list[Constraint], report: Graph) -> int:
     """Run each constraint once over the store (default graph = union) and add its results to ``report``."""
     head = report.value(None, RDF.type, SH.ValidationReport)
+    assert head is not None, "pySHACL's report has its sh:ValidationReport node"
     added = 0
     for c in constraints:
         seen = set()
         for target in c.targets:
             answer = store.query(_targeted(c.select, target), prefixes=c.prefixes, use_default_graph_as_union=True)
+            assert isinstance(answer, ox.QuerySolutions)  # a SELECT
             names = [v.value for v in answer.variables]
             for solution in answer:
                 row = {n: to_rdflib(solution[n]) for n in names}
@@ -132,7 +136,8 @@ def evaluate(store: ox.Store, constraints: list[Constraint], report: Graph) -> i
                 report.add((head, SH.result, result))
                 report.add((result, RDF.type, SH.ValidationResult))
                 report.add((result, SH.focusNode, focus))
-                report.add((result, SH.value, row.get("value") if row.get("value") is not None else focus))
+                value = row.get("value")
+                report.add((result, SH.value, value if value is not None else focus))
                 if row.get("path") is not None:
                     report.add((result, SH.resultPath, row["path"]))
                 report.add((result, SH.resultSeverity, c.severity))

@@ -72,7 +72,7 @@ class FromFiles:
         self.inputs, self.build_dir, self.force = inputs, Path(build_dir), force
         self.build_id = digest(inputs.all(), inputs.root)
         self.timings: dict[str, float] = {}
-        self.result = None
+        self.result: ValidationResult | None = None
 
     def prepare(self, say: Progress) -> BuildResult | None:
         current = current_manifest(self.build_dir)

@@ -36,7 +36,7 @@ from .validate import validate_closure, validate_store
 
 STREAM_ABOVE = 48 * 1024 * 1024  # bytes of data files
 VALIDATION_WORKERS = max(1, min(os.cpu_count() or 1, 4))  # processes validating chunks side by side
-OX_FORMATS = {suffix: f.ox for suffix, f in INPUT_SUFFIXES.items() if suffix in (".ttl", ".nt", ".rdf", ".owl")}
+OX_FORMATS = {suffix: f.rdf_ox for suffix, f in INPUT_SUFFIXES.items() if suffix in (".ttl", ".nt", ".rdf", ".owl")}
 
 
 class SubjectFiles(dict):
@@ -108,7 +108,12 @@ class StreamBuild(FromFiles):
         super().__init__(inputs, build_dir, force)
         self.refuse, self.chunk = refuse, chunk
         self.staging: Path | None = None
-        self.store = None
+        self.store: ox.Store | None = None
+
+    def _staged(self) -> tuple[ox.Store, Path]:
+        """The staging store and its folder, which ``load`` made."""
+        assert self.store is not None and self.staging is not None, "load() comes first"
+        return self.store, self.staging
 
     def prepare(self, say: Callable[[str], None]):
         done = super().prepare(say)
@@ -133,31 +138,34 @@ class StreamBuild(FromFiles):
     def validate(self, say: Callable[[str], None]):
         say(f"validating {self.counts['data']} data triples against the SHACL shapes, {self.chunk} resources at a "
             "time")
-        return validate_store(self.store, self.shapes, self.ontology, self.subject_files,
+        store, staging = self._staged()
+        return validate_store(store, self.shapes, self.ontology, self.subject_files,
                               checks=self.inputs.checks_dir, chunk=self.chunk, say=say,
-                              path=str(self.staging / "oxigraph"), workers=VALIDATION_WORKERS)
+                              path=str(staging / "oxigraph"), workers=VALIDATION_WORKERS)
 
     def reason(self, say: Callable[[str], None]) -> None:
         say("reasoning (OWL 2 RL closure, fast engine, store to store)")
-        self.counts["inferred"] = reason_store(self.store, self.ontology, self.staging / "reasoning", say=say)
+        store, staging = self._staged()
+        self.counts["inferred"] = reason_store(store, self.ontology, staging / "reasoning", say=say)
         say(f"inferred {self.counts['inferred']} new triples")
 
     def validate_closure(self, say: Callable[[str], None]):
-        return validate_closure(self.store, self.shapes, self.ontology, self.subject_files)
+        return validate_closure(self._staged()[0], self.shapes, self.ontology, self.subject_files)
 
     def publish(self, say: Callable[[str], None]) -> BuildResult:
-        store, counts = self.store, self.counts
+        (store, staging), counts = self._staged(), self.counts
         meta = meta_graph(self.build_id, self.inputs, counts)
         load_graphs(store, {"meta": meta})
         counts["meta"] = len(meta)
         say("writing the store")
         union = union_count(store, counts)
-        write_artefacts(store, self.staging, previous=current_path(self.build_dir))
+        write_artefacts(store, staging, previous=current_path(self.build_dir))
         store.optimize()
         store.flush()
-        self.store = store = None
+        self.store = None
+        del store
         gc.collect()
-        path = publish(self.build_dir, self.build_id, self.staging, {**self.manifest(), "union_triples": union},
+        path = publish(self.build_dir, self.build_id, staging, {**self.manifest(), "union_triples": union},
                        counts)
         say(f"built {self.build_id} in {sum(v for k, v in self.timings.items() if k != 'total'):.1f}s")
         return BuildResult(build_id=self.build_id, skipped=False, path=path, timings=self.timings, triples=counts,

@@ -47,6 +47,7 @@ from typing import Mapping
 from gaistd_kg.iris import BASE, GRAPH, GRAPH_BASE
 
 from . import bounded
+from .findings import ValidationResult
 from .load import parse_files, write_inputs
 from .steps import DATASET, BuildBusy, ValidationFailed, count_triples, lock, run_reasoner, write_artefacts
 
@@ -122,7 +123,7 @@ def commit(build_dir: Path, pool, change: Mapping, who: str, what: str, *, shape
     limits = limits or Limits()
     start = time.monotonic()
 
-    def checker(w: Write, say) -> tuple:
+    def checker(w: Write, say) -> tuple[ValidationResult, Write]:
         left = max(limits.timeout - (time.monotonic() - start), 0.1)  # the deadline counts the change too
         try:
             reply = bounded.call(checked, w, timeout=left, memory_mb=limits.memory_mb, what="the write",
@@ -172,7 +173,7 @@ class Write:
         self.build_dir, self.pool, self.change, self.who, self.what = build_dir, pool, dict(change), who, what
         self.inputs, self.timeout = inputs, timeout
         self.timings: dict[str, float] = {}
-        self.result = None
+        self.result: ValidationResult | None = None
         self._graphs: dict = {}
 
     def __getstate__(self) -> dict:
@@ -182,9 +183,10 @@ class Write:
         from gaistd_kg.store import current_manifest, remove_staging
 
         remove_staging(self.build_dir)  # left by a process killed mid-write or mid-build: the lock says none is live
-        self.previous = current_manifest(self.build_dir)
-        if self.previous is None:
+        previous = current_manifest(self.build_dir)
+        if previous is None:
             raise NoBuild("no built store to write to: run `gaistd build` first")
+        self.previous = previous
 
     def load(self, say) -> WriteResult | None:
         changed = self.pool().change(self.change, self.timeout)  # a query.change.Changed
@@ -278,6 +280,7 @@ def gate(data) -> None:
     for t in data:
         s, p, o = t
         if isinstance(o, Literal) and o.ill_typed:
+            assert o.datatype is not None  # only a typed literal is ill-typed
             raise bad(t, f"the literal {o.n3()} is not a valid {o.datatype.n3()} (an ill-typed literal)")
         if p == OWL.sameAs:
             if isinstance(o, URIRef) and (str(s).startswith(BASE) != str(o).startswith(BASE)):

@@ -28,7 +28,7 @@ GRAPH_BASE = BASE + "graph/"
 DATA_GRAPH = GRAPH_BASE + "data"
 READ_ONLY = tuple(GRAPH_BASE + name for name in ("ontology", "inferred", "meta"))
 OWN_GRAPHS = (DATA_GRAPH, *READ_ONLY)
-BODY_FORMATS = {name: BY_NAME[name].ox for name in ("ttl", "nt", "rdf", "jsonld")}  # request bodies: from the one table
+BODY_FORMATS = {name: BY_NAME[name].rdf_ox for name in ("ttl", "nt", "rdf", "jsonld")}  # request bodies: from the one table
 MAX_JSON_DEPTH = 64        # JSON-LD nested deeper than this is refused before parsing
 DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
 
@@ -87,6 +87,12 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
                                                         "refused: give each key once")
         seen[key] = value
     return seen
+
+
+def _n_triples(triples: list[ox.Triple]) -> bytes:
+    data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    assert data is not None  # no output given: the bytes are returned
+    return data
 
 
 def parse_body(body: bytes, fmt: str, base_iri: str | None) -> list[ox.Triple]:
@@ -171,7 +177,7 @@ def transform(store: ox.Store, change: Mapping) -> Changed:
     for q in after:
         graphs.setdefault(data.value if isinstance(q.graph_name, ox.DefaultGraph) else q.graph_name.value,
                           []).append(q.triple)
-    return Changed(graphs={g: ox.serialize(ts, format=ox.RdfFormat.N_TRIPLES) for g, ts in graphs.items()},
+    return Changed(graphs={g: _n_triples(ts) for g, ts in graphs.items()},
                    diff={g: (a, r) for g, (a, r) in diff.items()}, existed=existed)
 
 

@@ -37,7 +37,7 @@ import itertools
 import time
 from dataclasses import dataclass
 from html import escape
-from typing import IO, Callable, Mapping, cast
+from typing import IO, Callable, Iterable, Mapping, cast
 
 import pyoxigraph as ox
 
@@ -210,7 +210,7 @@ def solutions_result(answer: ox.QuerySolutions, f: Format, limit: int) -> Result
     return Result(form="SELECT", format=f.name, body=body, count=count, capped=cap.capped, limit=limit)
 
 
-def triples_result(answer: ox.QueryTriples, f: Format, limit: int, prefixes: Mapping[str, str], form: str) -> Result:
+def triples_result(answer: Iterable[ox.Triple], f: Format, limit: int, prefixes: Mapping[str, str], form: str) -> Result:
     triples = list(itertools.islice(answer, limit + 1))
     capped = len(triples) > limit
     del triples[limit:]

@@ -36,7 +36,8 @@ class QuerySyntaxError(QueryError):
     def __init__(self, message: str):
         super().__init__(message)
         m = re.search(r"(?<!\d)(\d+):(\d+)", message)  # from a digit run's start: linear
-        self.line, self.column = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+        self.line: int | None = int(m.group(1)) if m else None
+        self.column: int | None = int(m.group(2)) if m else None
 
 
 class QueryRefused(QueryError):
@@ -115,7 +116,9 @@ def spans(text: str, pos: int = 0) -> Iterator[tuple[str, str, int, int]]:
                 else:
                     long_open[ch] = False
             if end < 0 and pos >= short_dead[ch]:
-                stop = _SHORT_STRING[ch].match(text, pos).end()
+                short = _SHORT_STRING[ch].match(text, pos)
+                assert short is not None  # it starts with the quote at ``pos``
+                stop = short.end()
                 if stop < n and text[stop] == ch:
                     end = stop + 1
                 else:
@@ -129,11 +132,14 @@ def spans(text: str, pos: int = 0) -> Iterator[tuple[str, str, int, int]]:
             continue
         if pos >= run_end:
             if ch.isalnum() or ch in "_.-\u00b7":  # the characters of \w (str.isalnum and _) and of a prefix
-                run_end = _NAME_RUN.match(text, pos).end()
+                run = _NAME_RUN.match(text, pos)
+                assert run is not None  # ``*``: matches the empty string too
+                run_end = run.end()
                 prefixed = text.startswith(":", run_end) and text[run_end - 1] != "."
             else:
                 prefixed = False
         m = (_TOKEN if prefixed else _TOKEN_NO_PREFIX).match(text, pos)
+        assert m is not None and m.lastgroup is not None  # ``other`` takes any one character
         yield m.lastgroup, m.group(), pos, m.end()
         pos = m.end()
 

@@ -23,7 +23,7 @@ import pyoxigraph as ox
 from gaistd_kg.limits import limit_memory
 
 from . import textsearch
-from .engine import QueryError, QueryRefused, QuerySyntaxError, execute
+from .engine import CustomFunctions, QueryError, QueryRefused, QuerySyntaxError, execute
 
 DEFAULT_MEMORY_LIMIT_MB = 1024
 ENGINE_STACK_MB = 256  # the engine's thread stack: Oxigraph recurses per nesting level and per chained operator
@@ -118,7 +118,7 @@ def _serve() -> None:
 
 
 def _answer_loop(store: ox.Store, rx: Connection, tx: Connection, setup: dict, sandboxed: bool,
-                 functions: Mapping | None = None) -> None:
+                 functions: CustomFunctions | None = None) -> None:
     try:
         tx.send_bytes(pickle.dumps(("ready", sandboxed)))
         _answer_all(store, rx, tx, setup.get("prefixes") or {}, functions)
@@ -127,12 +127,14 @@ def _answer_loop(store: ox.Store, rx: Connection, tx: Connection, setup: dict, s
 
 
 def _answer_all(store: ox.Store, rx: Connection, tx: Connection, prefixes: Mapping[str, str],
-                functions: Mapping | None = None) -> None:
+                functions: CustomFunctions | None = None) -> None:
     while True:
         try:
             req = pickle.loads(rx.recv_bytes())
         except (EOFError, OSError):
             return
+        res: object  # a change.Changed or an engine.Result, pickled as it is
+        reply: tuple
         try:
             if req.get("kind") == "write":
                 from .change import transform  # pyoxigraph only: the worker stays free of rdflib

@@ -260,7 +260,7 @@ def prepare(text: str, mapping: Mapping[str, str]) -> tuple[str, tuple[str, ...]
                                                                                                        "BASE"):
             raise q.QueryRefused("function", f"<{iri}>(…) is refused: on a remote store only standard SPARQL, "
                                              "XSD and XPath functions are called")
-        if iri in mapping and not (prev in ("PREFIX", "BASE") or (j > 1 and prev2 == "PREFIX")):
+        if iri is not None and iri in mapping and not (prev in ("PREFIX", "BASE") or (j > 1 and prev2 == "PREFIX")):
             out.append(text[last:start])
             out.append("<" + ox.NamedNode(mapping[iri]).value + ">")
             last = end
@@ -384,6 +384,7 @@ def execute(remote: RemoteStore, text: str, fmt: str | None = None, dataset: q.D
                            GRAPH_ACCEPT if graph_form else JSON_RESULTS, max(deadline - time.monotonic(), 0.001))
     back = pointer.back
     if graph_form:
+        assert form is not None  # CONSTRUCT or DESCRIBE
         rdf = ox.RdfFormat.N_TRIPLES if "n-triples" in ctype or "text/plain" in ctype else ox.RdfFormat.TURTLE
         triples = (ox.Triple(_map_term(t.subject, back), _map_term(t.predicate, back), _map_term(t.object, back))
                    for t in ox.parse(body, format=rdf))

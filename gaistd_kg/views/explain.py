@@ -203,6 +203,20 @@ def as_store(store_or_graphs: Any) -> ox.Store:
                     "rdflib Graph")
 
 
+def _subject(t: Term) -> ox.NamedNode | ox.BlankNode:
+    """``t`` in a pattern's subject position: a literal there raises TypeError, as pyoxigraph does."""
+    if isinstance(t, ox.Literal):
+        raise TypeError(f"a literal is not a subject: {t}")
+    return t
+
+
+def _predicate(t: Term) -> ox.NamedNode:
+    """``t`` in a pattern's predicate position: anything but an IRI raises TypeError, as pyoxigraph does."""
+    if not isinstance(t, ox.NamedNode):
+        raise TypeError(f"a predicate is an IRI, not {t}")
+    return t
+
+
 class Explainer:
     def __init__(self, store: ox.Store, max_depth: int = DEFAULT_DEPTH):
         self.store = store
@@ -215,15 +229,17 @@ class Explainer:
     def select(self, query: str, **bindings: Term) -> list[dict[str, Term]]:
         result = self.store.query(query, use_default_graph_as_union=True,
                                   substitutions={ox.Variable(k): v for k, v in bindings.items()})
+        assert isinstance(result, ox.QuerySolutions)  # a SELECT
         names = [v.value for v in result.variables]
         return [{n: s[n] for n in names} for s in result]
 
     def graphs(self, t: Triple) -> list[str]:
         return sorted({GRAPH_NAMES.get(q.graph_name.value, q.graph_name.value)
-                       for q in self.store.quads_for_pattern(*t, None) if isinstance(q.graph_name, ox.NamedNode)})
+                       for q in self.store.quads_for_pattern(_subject(t[0]), _predicate(t[1]), t[2], None)
+                       if isinstance(q.graph_name, ox.NamedNode)})
 
     def holds(self, t: Triple) -> bool:
-        return next(self.store.quads_for_pattern(*t, None), None) is not None
+        return next(self.store.quads_for_pattern(_subject(t[0]), _predicate(t[1]), t[2], None), None) is not None
 
     def asserted(self, t: Triple) -> bool:
         return any(g != "inferred" for g in self.graphs(t))
@@ -251,13 +267,14 @@ class Explainer:
         return self._axioms[key]
 
     def members(self, node: Term) -> list[Term]:
-        out, seen = [], set()
+        out: list[Term] = []
+        seen = set()
         while node != NIL and node not in seen:
             seen.add(node)
-            first = next(self.store.quads_for_pattern(node, FIRST, None, ONTOLOGY), None)
-            rest = next(self.store.quads_for_pattern(node, REST, None, ONTOLOGY), None)
-            if first is None or rest is None:
-                break
+            first = next(self.store.quads_for_pattern(_subject(node), FIRST, None, ONTOLOGY), None)
+            rest = next(self.store.quads_for_pattern(_subject(node), REST, None, ONTOLOGY), None)
+            if first is None or rest is None or isinstance(first.object, ox.Triple) or isinstance(rest.object, ox.Triple):
+                break  # not a list (an RDF-star triple is no list member)
             out.append(first.object)
             node = rest.object
         return out

@@ -308,10 +308,11 @@ def _read_graph(graph: str | None) -> Response:
     if best is None:
         return plain(406, "none of the accepted media types can carry a graph; offered: " + formats.describe(offered))
     fmt = formats.lookup(best, formats.GRAPH)
-    body = ox.serialize(triples, format=fmt.ox, prefixes=query.used_prefixes(triples, PREFIXES) or None
-                        if fmt.ox in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None)
+    body = ox.serialize(triples, format=fmt.rdf_ox, prefixes=query.used_prefixes(triples, PREFIXES) or None
+                        if fmt.rdf_ox in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None)
     resp = Response(body, content_type=fmt.content_type)
     resp.set_etag(etag(opened.build_id, opened.built_at, "graph-store", graph or "", fmt.name))
     resp.headers["X-GAISTD-Build"] = opened.build_id
     resp.vary.add("Accept")
-    return resp.make_conditional(request)
+    resp.make_conditional(request)  # in place; it returns ``resp`` itself, typed as werkzeug's base Response
+    return resp
