@@ -92,13 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="")
     args = parser.parse_args(argv)
     build_dir = build_for(args.factor)
-    servers = {"ours": start_ours(build_dir, workers=args.workers)}
+    # one load generator is one client address: as bench/throughput.py does, let it have as many requests in flight
+    # as it opens (the per-client caps are for real clients, tests/test_availability.py measures them)
+    many = {"GAISTD_MAX_CONCURRENT_PER_CLIENT": "1024"}
+    servers = {"ours": start_ours(build_dir, workers=args.workers, env=many)}
     if args.baseline:
         tree = baseline_tree(args.baseline)
         from peers import start_gunicorn
 
         servers["baseline"] = start_gunicorn("baseline", "server:app", tree, args.workers, None, None, 60.0,
-                                             {"GAISTD_BUILD_DIR": str(build_dir), "GAISTD_QUERY_WORKERS": "2"})
+                                             {"GAISTD_BUILD_DIR": str(build_dir), "GAISTD_QUERY_WORKERS": "2", **many})
     mixes = {"search": search_paths(), "catalogue": CATALOGUE, "cq": cq_paths()}
     runs: dict[tuple[str, str], list[dict]] = {}
     try:
