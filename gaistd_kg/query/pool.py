@@ -51,7 +51,8 @@ from .worker import main as _worker_main  # noqa: F401 - the old entry point, fo
 
 LONG_QUERY_SECONDS = 0.1  # a query still running after this yields the CPU to short ones …
 LONG_QUERY_NICE = 10      # … by running at this nice value until it ends
-LIGHT_SECONDS = 0.25      # a query is light this long; past it, it is heavy and needs a heavy slot
+LIGHT_SECONDS = 0.25      # a query is light until it has used this much CPU; then it is heavy and needs a heavy slot
+LIGHT_WALL_SECONDS = 1.0  # … or has run this long, whatever its CPU (the clock bounds what a light slot is held)
 KNOWN_HEAVY = 1024        # requests remembered as heavy, per pool (most recent)
 
 
@@ -464,6 +465,25 @@ class QueryPool:
             raise QueryMemoryExceeded(self.memory_limit_mb)
         raise QueryError(reply[1])
 
+    def _stays_light(self, w: _Worker, deadline: float, cpu0: float) -> bool:
+        """Wait while the query on ``w`` is light; True when it answered. Light means: it has used less than
+        LIGHT_SECONDS of CPU, for at most LIGHT_WALL_SECONDS. Counting CPU, not the clock, keeps ordinary queries
+        light on a busy machine (where a 5 ms query can wait a quarter second for a CPU), so they are never stopped
+        and run again; the wall-clock bound keeps a query the CPU meter cannot see from holding a light slot."""
+        start = time.monotonic() - LONG_QUERY_SECONDS  # it was sent about LONG_QUERY_SECONDS ago
+        wait = LIGHT_SECONDS - LONG_QUERY_SECONDS
+        while True:
+            end = min(deadline, time.monotonic() + wait, start + LIGHT_WALL_SECONDS)
+            if w.rx.poll(max(end - time.monotonic(), 0)):
+                return True
+            now = time.monotonic()
+            if now >= deadline or now >= start + LIGHT_WALL_SECONDS:
+                return False
+            used = _cpu_seconds(w.pid) - cpu0
+            if not math.isfinite(used) or used >= LIGHT_SECONDS:
+                return False  # unknown CPU: the clock alone says (it ran LIGHT_SECONDS)
+            wait = max(LIGHT_SECONDS - used, 0.01)
+
     def _run_on(self, w: _Worker, request: bytes, deadline: float, budget: float, setting: str, client: str,
                 heavy: bool, seq: int, key: bytes):
         """Run one request on ``w`` (admitted for ``client``, on a heavy slot if ``heavy``): the worker's reply, or
@@ -472,13 +492,13 @@ class QueryPool:
         reply = None
         try:
             self._await_ready(w)
+            cpu0 = _cpu_seconds(w.pid)  # what the worker had used before this query (light/heavy counts CPU)
             w.tx.send_bytes(request)
             if heavy:
                 niced = _renice(w.pid, LONG_QUERY_NICE)
             elif not w.rx.poll(min(LONG_QUERY_SECONDS, max(deadline - time.monotonic(), 0))):
                 niced = _renice(w.pid, LONG_QUERY_NICE)  # short queries first: a long one gets what CPU is left
-                light_end = min(deadline, time.monotonic() + LIGHT_SECONDS - LONG_QUERY_SECONDS)
-                if not w.rx.poll(max(light_end - time.monotonic(), 0)) and time.monotonic() < deadline:
+                if not self._stays_light(w, deadline, cpu0) and time.monotonic() < deadline:
                     self._remember_heavy(key)
                     heavy = self._promote(client, seq)
                     demoted = not heavy
@@ -505,6 +525,17 @@ class QueryPool:
                 raise QueryMemoryExceeded(self.memory_limit_mb)  # the engine's allocation failed: Rust aborts
             raise QueryUnavailable("the query worker died while answering; try again")
         return reply
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used (Linux /proc); +inf when unknown, so a query whose CPU
+    cannot be read is treated by the clock alone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("inf")
 
 
 def _renice(pid: int, nice: int) -> bool:
