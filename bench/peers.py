@@ -294,7 +294,11 @@ def start_ours(build_dir: Path, workers: int = 4, query_workers: int = 2, port: 
                log: Path | None = None, timeout: float = 60.0, env: dict | None = None) -> Server:
     """gunicorn with ``server:app`` on the build in ``build_dir``, as README's production command runs it (the
     settings of ``gaistd_kg/web/serving.py``: gthread workers, read deadlines), with ``workers`` workers."""
-    settings = {"GAISTD_BUILD_DIR": str(build_dir), "GAISTD_QUERY_WORKERS": str(query_workers), **(env or {})}
+    # One load generator is one client address: the per-client limits (requests in flight, the admission queue) are
+    # for real clients and are measured by tests/test_availability.py and bench/availability.py, not here.
+    one_address = {"GAISTD_MAX_CONCURRENT_PER_CLIENT": "1024", "GAISTD_QUERY_QUEUE": "256"}
+    settings = {"GAISTD_BUILD_DIR": str(build_dir), "GAISTD_QUERY_WORKERS": str(query_workers), **one_address,
+                **(env or {})}
     srv = start_gunicorn("ours", "server:app", REPO, workers, port, log, timeout, settings,
                          config="python:gaistd_kg.web.gunicorn_conf")
     srv.info["query_workers"] = query_workers
