@@ -180,3 +180,20 @@ def describe_store(built: Path):
     import pyoxigraph as ox
 
     return ox.Store.read_only(str(current_path(built) / "oxigraph"))
+
+
+def test_the_catalogue_table_is_written_by_the_build_and_only_loaded_by_the_app(built, app, monkeypatch):
+    """<store>/artefacts/catalogue.json holds the same table views.catalogue reads from the store; /documents
+    answers from it without querying the store for it."""
+    from gaistd_kg.views import catalogue
+
+    path = current_path(built) / "artefacts" / catalogue.TABLE_FILE
+    loaded = catalogue.load_table(path)
+    assert loaded is not None and loaded == catalogue.read_table(describe_store(built))
+
+    def no_reading(*_a, **_k):
+        raise AssertionError("the catalogue table was read from the store in the web process")
+
+    monkeypatch.setattr(catalogue, "read_table", no_reading)
+    with app.test_client() as c:
+        assert c.get("/documents").status_code == 200

@@ -172,19 +172,21 @@ def write_artefacts(store, folder: Path, previous: Path | None = None) -> Path:
     ontology documentation (pyLODE). ``previous`` (the current build's folder) lends its page when the ontology graph is the
     same, as it always is after a write. The dataset statistics of the VoID description are the manifest's counts.
     Every dump and every named graph in every RDF format, plain and gzip (views/export.py ``write_dumps``), and the
-    counts of links to other datasets that the VoID linksets state (views/links.py)."""
+    counts of links to other datasets that the VoID linksets state (views/links.py), and the catalogue's table
+    (views/catalogue.py)."""
     import hashlib
     import shutil
 
     import pyoxigraph as ox
 
-    from gaistd_kg.views import describe, export, links, search
+    from gaistd_kg.views import catalogue, describe, export, links, search
 
     out = Path(folder) / ARTEFACTS
     out.mkdir(parents=True, exist_ok=True)
     search.build_index(store, out / search.INDEX_FILE)
     export.write_dumps(store, out)
     links.write_counts(store, out / links.COUNTS_FILE)
+    catalogue.write_table(store, out / catalogue.TABLE_FILE)
     ontology_graph = ox.NamedNode(str(GRAPH["ontology"]))
     if not any(True for _ in store.quads_for_pattern(None, ox.NamedNode(str(RDF.type)), ox.NamedNode(str(OWL.Ontology)),
                                                      ontology_graph)):

@@ -15,6 +15,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, Iterable
 
 import pyoxigraph as ox
@@ -145,6 +146,27 @@ def read_table(store: ox.Store) -> Table:
     for s in solutions:
         labels.setdefault(s["c"].value, s["l"].value)
     return Table(rows=sorted(rows.values(), key=lambda r: r.iri), labels=labels)
+
+
+TABLE_FILE = "catalogue.json"  # <store>/artefacts/catalogue.json: the table, written by the build (write_table)
+
+
+def write_table(store: ox.Store, path: Path) -> None:
+    """Read the table at build time and write it beside the store: serving then loads it instead of querying."""
+    table = read_table(store)
+    rows = [{**{k: v for k, v in r.__dict__.items() if k != "values"},
+             "values": {k: sorted(v) for k, v in r.values.items()}} for r in table.rows]
+    path.write_text(json.dumps({"rows": rows, "labels": table.labels}, ensure_ascii=False), encoding="utf-8")
+
+
+def load_table(path: Path) -> Table | None:
+    """The table the build wrote, or None for a store published before the build wrote it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    rows = [Row(**{**r, "values": {k: set(v) for k, v in r["values"].items()}}) for r in data["rows"]]
+    return Table(rows=rows, labels=data["labels"])
 
 
 KIND_LABELS = """SELECT ?c ?l WHERE { ?c a owl:Class ; rdfs:label ?l FILTER (STRSTARTS(STR(?c), STR(gaistd:))

@@ -360,14 +360,16 @@ def kept(name: str, *extra: Any, compute: Callable[[], Response]) -> Response:
 
 
 def catalogue_table() -> Any:
-    """The catalogue table of the served build (views.catalogue), read once per build and process."""
+    """The catalogue table of the served build (views.catalogue): the file the build wrote, loaded once per build and
+    process (read from the store only for a store published before the build wrote it)."""
     from gaistd_kg.views import catalogue as cat
 
     opened = current_store()
     key = (opened.build_id, opened.built_at)
     cached = current_app.extensions.get("gaistd.catalogue")
     if cached is None or cached[0] != key:
-        cached = (key, cat.read_table(opened.store))
+        built = cat.load_table(Path(opened.path) / "artefacts" / cat.TABLE_FILE)  # written by the build
+        cached = (key, built if built is not None else cat.read_table(opened.store))
         current_app.extensions["gaistd.catalogue"] = cached
     return cached[1]
 
