@@ -45,7 +45,7 @@ def test_a_syntax_error_names_the_line_and_column_of_the_text_typed(fixture_buil
     assert line == "3"
     r = gaistd(fixture_build_dir, text)
     assert r.returncode != 0
-    assert f"line 2, column {column} (2:{column})" in r.stderr, r.stderr
+    assert f"error at 2:{column} (line 2, column {column})" in r.stderr, r.stderr
 
 
 def test_an_undeclared_prefix_is_named(fixture_build_dir):

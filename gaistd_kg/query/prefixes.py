@@ -38,7 +38,7 @@ class Prepared:
         if not m:
             return exc if isinstance(exc, QuerySyntaxError) else QuerySyntaxError(message)
         line, column = int(m.group(1)) - len(self.added), int(m.group(2))
-        err = QuerySyntaxError(f"line {line}, column {column} ({line}:{column}): {message[m.end():]}")
+        err = QuerySyntaxError(f"error at {line}:{column} (line {line}, column {column}): {message[m.end():]}")
         err.line, err.column = line, column
         return err
 
