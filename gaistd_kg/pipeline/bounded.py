@@ -41,10 +41,12 @@ def call(fn: Callable[[Any], Any], arg: Any, *, timeout: float, memory_mb: int, 
         os.close(to_child_r)
         os.close(from_child_w)
     tx, rx = Connection(to_child_w, readable=False), Connection(from_child_r, writable=False)
+    timed_out = False
     try:
         tx.send_bytes(pickle.dumps(int(memory_mb or 0)))
         tx.send_bytes(pickle.dumps((fn, arg), protocol=pickle.HIGHEST_PROTOCOL))
         if not rx.poll(timeout):
+            timed_out = True
             raise LimitExceeded("deadline", f"{what} stopped at the deadline: it took longer than "
                                             f"{budget if budget is not None else timeout:g} s ({settings[0]})")
         try:
@@ -54,6 +56,11 @@ def call(fn: Callable[[Any], Any], arg: Any, *, timeout: float, memory_mb: int, 
     except (BrokenPipeError, EOFError) as exc:
         reply = None if proc.poll() is not None or isinstance(exc, EOFError) else ("error", str(exc))
     finally:
+        if proc.poll() is None and not timed_out:
+            try:  # the pipe closed first: let a dying process (a failed allocation aborts it) end on its own
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
         if proc.poll() is None:
             proc.kill()
         proc.wait()
