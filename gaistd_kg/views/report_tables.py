@@ -152,13 +152,30 @@ def value(term: Any) -> Any:
     return term.value
 
 
+# Columns that are a GROUP_CONCAT (name -> separator): SPARQL leaves the order of the parts to the engine, so the
+# report sorts them (and writes "" for no parts, as the standard does), and a table reads the same from the embedded
+# store and from a remote one (Virtuoso).
+LIST_COLUMNS = {"sources": " ", "names": "; ", "paperSections": ", ", "broaderLabels": ", "}
+
+
 def run_table(store: ox.Store, spec: TableSpec, folder: Path = QUERY_DIR) -> Table:
     text = query_text(spec.name, folder)
     result = store.query(text, use_default_graph_as_union=True)
     assert isinstance(result, ox.QuerySolutions)  # report tables are SELECT queries
     columns = [v.value for v in result.variables]
-    rows = [{c: value(s[c]) for c in columns} for s in result]
+    rows = [{c: _sorted_list(c, value(s[c])) for c in columns} for s in result]
     return Table(spec=spec, columns=columns, rows=rows, query=text)
+
+
+def _sorted_list(column: str, v: Any) -> Any:
+    sep = LIST_COLUMNS.get(column)
+    if sep is None:
+        return v
+    if v is None:
+        return ""  # GROUP_CONCAT over no values: "" by the standard (and Virtuoso), unbound in Oxigraph
+    if not isinstance(v, str) or sep not in v:
+        return v
+    return sep.join(sorted(v.split(sep)))
 
 
 # --- files -----------------------------------------------------------------------------------------------------------
