@@ -258,6 +258,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
 
 
 def require_chromium() -> Path:
@@ -306,3 +308,26 @@ def http_call(base: str, method: str, path: str, body: bytes | str | None = None
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium (``require_chromium``), headless, one per test module, driven by Playwright; a module that
+    needs another set-up defines its own ``browser``."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where browser tests write their screenshots: $GAISTD_SCREENSHOTS when set, else a temporary folder."""
+    import os
+
+    folder = Path(os.environ.get("GAISTD_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

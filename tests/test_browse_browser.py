@@ -4,18 +4,12 @@ screenshot (to the test's temporary folder, or to $GAISTD_SCREENSHOTS when set) 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
-from conftest import require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 TIMEOUT_MS = 20000
 
 
@@ -24,22 +18,6 @@ def server(live_server_factory, real_build_dir) -> str:
     return live_server_factory(real_build_dir).url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("GAISTD_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def new_page(browser, javascript: bool = True):

@@ -5,20 +5,15 @@ prefixes undeclared. Each test writes a screenshot to the test's temporary folde
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import require_chromium
 
 from gaistd_kg.web.ui import read_examples
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 TIMEOUT_MS = 20000
 REPO = Path(__file__).resolve().parent.parent
 # No PREFIX lines: gdoc:, gaistd: and dcterms: are the project's well-known prefixes.
@@ -36,22 +31,6 @@ def server(live_server_factory, real_build_dir) -> str:
     return live_server_factory(real_build_dir).url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("GAISTD_SCREENSHOTS") or tmp_path_factory.mktemp("query-page"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

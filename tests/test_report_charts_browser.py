@@ -9,13 +9,12 @@ by Playwright; each test writes a screenshot of its chart to the test's temporar
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from conftest import require_chromium
+from conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 from gaistd_kg.store import open_store
 from gaistd_kg.views.report import compute
@@ -23,9 +22,6 @@ from gaistd_kg.views.report_charts import CHARTS, EVENTS, panel_title
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 TIMEOUT_MS = 20000
 JUR = "Jurisdiction · 法域"
 EVENT_NAMES = dict(EVENTS)
@@ -78,12 +74,6 @@ def tables(real_build_dir) -> dict[str, list[dict]]:
     return {name: t.rows for name, t in report.tables.items()}
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("GAISTD_SCREENSHOTS") or tmp_path_factory.mktemp("report-charts"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
 
 @pytest.fixture(scope="module")
 def page(server):
@@ -92,7 +82,7 @@ def page(server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1366, "height": 900})
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
