@@ -217,3 +217,82 @@ def test_csv_gives_iris_beside_labels_for_kind_and_scope(real_app, opened):
         assert r["kind_iri"] in types and r["kind_label"], r["iri"]
         scopes = {q.object.value for q in opened.store.quads_for_pattern(doc, scope, None, None)}
         assert set(filter(None, r["scope_iri"].split("; "))) == scopes, r["iri"]
+
+
+def _scan(table: cat.Table, filters: dict[str, list[str]]) -> list[cat.Row]:
+    """The rows a filter selects, by reading every row: what the facet index must agree with."""
+    return [r for r in table.rows
+            if all(not wanted or r.facet_values(key) & set(wanted) for key, wanted in filters.items())]
+
+
+@pytest.mark.parametrize("how", cat.SORTS)
+def test_the_facet_index_selects_and_sorts_as_a_scan_of_every_row(opened, how):
+    """``select`` reads bit sets of rows and presorted orders; for each combination and sort, the list, a page of it
+    and the count are those of a plain scan of every row, sorted."""
+    table = cat.read_table(opened.store)
+    every = {(k, v) for r in table.rows for k in cat.FACETS for v in r.facet_values(k)}
+    by_short = {(k, v if k in ("kind", "issued", "effective") else cat.local(v)): v for k, v in every}
+    for filters, _pattern in COMBINATIONS:
+        resolved = {k: [by_short.get((k, s), "\x00" + s) for s in vs] for k, vs in filters.items()}
+        expected = cat.sort_rows(_scan(table, resolved), table, how)
+        assert cat.select(table, resolved, how) == expected, filters
+        assert cat.select(table, resolved, how, limit=7) == expected[:7], filters
+        assert cat.count(table, resolved) == len(expected), filters
+        assert cat.select(table, resolved) == _scan(table, resolved), filters
+    assert cat.select(table, {"jurisdiction": ["\x00nowhere"]}, how) == []
+
+
+def test_facets_show_their_most_frequent_values_and_link_to_all_of_them(real_app, opened):
+    """A facet lists its FACET_VALUES_SHOWN most frequent values (and any chosen one), then a link that opens all of
+    them with their counts; the opened state stays in the links of the page."""
+    from urllib.parse import parse_qs
+
+    from gaistd_kg.web.catalogue import FACET_VALUES_SHOWN
+
+    client = real_app.test_client()
+    table = cat.read_table(opened.store)
+    everyone = cat.facet_counts(table, {})["publisher"]
+    assert len(everyone) > FACET_VALUES_SHOWN  # else this test shows nothing
+    html = client.get("/documents").get_data(as_text=True)
+    block = html.split('class="facet facet-publisher"', 1)[1].split("</details>", 1)[0]
+    assert block.count("data-value=") == FACET_VALUES_SHOWN
+    assert f"({len(everyone)})" in block and "?more=publisher" in block
+    rare = cat.local(everyone[-1][0])
+    chosen = client.get(f"/documents?publisher={rare}").get_data(as_text=True)
+    chosen_block = chosen.split('class="facet facet-publisher"', 1)[1].split("</details>", 1)[0]
+    assert f'data-value="{rare}" aria-current="true"' in chosen_block
+    opened_page = client.get("/documents?more=publisher").get_data(as_text=True)
+    opened_block = opened_page.split('class="facet facet-publisher"', 1)[1].split("</details>", 1)[0]
+    assert opened_block.count("data-value=") == len(everyone)
+    assert 'class="more"' not in opened_block
+    link = opened_block.split('href="', 2)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert parse_qs(link[1:])["more"] == ["publisher"]
+
+
+def test_every_facet_link_is_the_current_state_plus_or_minus_its_value(real_app):
+    """Each facet link (written without re-encoding the whole state for each value) parses to the page's state with
+    that value added, or removed when it is chosen."""
+    import html as htmllib
+    import re
+    from urllib.parse import parse_qs
+
+    client = real_app.test_client()
+    url = "/documents?jurisdiction=cn&risk=disinformation&sort=title&lang=zh"
+    state = parse_qs(url.split("?", 1)[1])
+    page = client.get(url).get_data(as_text=True)
+    links = re.findall(r'<details class="facet facet-([a-z]+)".*?</details>', page, re.S)
+    assert len(links) >= 8
+    checked = 0
+    for key, block in re.findall(r'<details class="facet facet-([a-z]+)"(.*?)</details>', page, re.S):
+        for href, value, active in re.findall(r'<a href="([^"]+)" data-value="([^"]+)"( aria-current="true")?',
+                                              block):
+            got = parse_qs(htmllib.unescape(href)[1:])
+            want = {k: list(v) for k, v in state.items()}
+            if active:
+                want[key] = [v for v in want[key] if v != value]
+                want = {k: v for k, v in want.items() if v}
+            else:
+                want[key] = [*want.get(key, []), value]
+            assert got == want, (key, value)
+            checked += 1
+    assert checked > 50

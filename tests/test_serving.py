@@ -135,3 +135,50 @@ def test_headers_over_64_kib_are_431_and_under_it_are_served(live_server):
     assert raw_request(live_server, head(50)).startswith(b"HTTP/1.1 200")
     refused = raw_request(live_server, head(70))
     assert refused.startswith(b"HTTP/1.1 431") and str(serving.HEADER_BYTES).encode() in refused, refused[:300]
+
+
+def read_answers(sock: socket.socket, n: int) -> list[bytes]:
+    """``n`` HTTP answers (with Content-Length bodies) read from one connection, in order."""
+    buf, out = b"", []
+    sock.settimeout(10)
+    while len(out) < n:
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            head = buf[:end].decode("latin-1")
+            length = next((int(line.split(":", 1)[1]) for line in head.split("\r\n")
+                           if line.lower().startswith("content-length:")), 0)
+            if len(buf) >= end + 4 + length:
+                out.append(buf[:end + 4 + length])
+                buf = buf[end + 4 + length:]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(out)} answers"
+        buf += chunk
+    return out
+
+
+@pytest.mark.server
+def test_requests_back_to_back_pipelined_or_trickled_on_one_connection_are_all_answered_in_order(live_server):
+    """On one kept-alive connection: requests sent each as soon as the last answer is in (read by the thread that
+    answered, NEXT_WAIT), three sent at once (pipelined), and one whose header block comes in two parts 0.3 s apart
+    (back to the poller, which gathers it) are all answered, each with its own answer, in order."""
+    host, port = live_server.removeprefix("http://").split(":")
+
+    def ask(n: int) -> bytes:
+        return (f"GET /sparql?query={quote(f'SELECT ({n} AS ?n) {{}}')} HTTP/1.1\r\nHost: {host}\r\n"
+                "Accept: text/csv\r\n\r\n").encode()
+
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        for n in range(40):
+            sock.sendall(ask(n))
+            (answer,) = read_answers(sock, 1)
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(f"n\r\n{n}\r\n".encode()), answer[-40:]
+        sock.sendall(ask(100) + ask(101) + ask(102))
+        for n, answer in zip((100, 101, 102), read_answers(sock, 3)):
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(f"n\r\n{n}\r\n".encode())
+        whole = ask(7)
+        sock.sendall(whole[:30])
+        time.sleep(0.3)
+        sock.sendall(whole[30:])
+        (answer,) = read_answers(sock, 1)
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"n\r\n7\r\n")

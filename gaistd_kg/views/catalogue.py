@@ -103,6 +103,55 @@ class Row:
 class Table:
     rows: list[Row]
     labels: dict[str, str]  # IRI -> English label
+    _index: "Index | None" = field(default=None, repr=False, compare=False)
+
+    @property
+    def index(self) -> "Index":
+        """The facet index of these rows, made on first use (a table is read once per build and process)."""
+        if self._index is None:
+            self._index = Index(self)
+        return self._index
+
+
+class Index:
+    """Each facet value as a bit set of rows (a Python int, bit i for ``rows[i]``), and each sort order as a list of
+    row numbers: filtering is an OR of sets within a facet and an AND across facets, a facet count is the size of an
+    intersection, and a page of a sorted list reads its order until the page is full. Kept beside the table, so that
+    neither grows with the number of documents times the number of facet values on each request."""
+
+    def __init__(self, table: Table):
+        self.masks: dict[str, dict[str, int]] = {key: {} for key in FACETS}
+        for i, row in enumerate(table.rows):
+            bit = 1 << i
+            for key in FACETS:
+                held = self.masks[key]
+                for value in row.facet_values(key):
+                    held[value] = held.get(value, 0) | bit
+        self.every = (1 << len(table.rows)) - 1
+        self.orders: dict[str, list[int]] = {}
+        self._table = table
+
+    def facet_mask(self, key: str, wanted: list[str]) -> int:
+        held = self.masks[key]
+        mask = 0
+        for value in set(wanted):
+            mask |= held.get(value, 0)
+        return mask
+
+    def mask(self, filters: dict[str, list[str]], leave_out: str = "") -> int:
+        """The rows chosen by ``filters`` (all facets but ``leave_out``)."""
+        mask = self.every
+        for key, wanted in filters.items():
+            if key in FACETS and key != leave_out and wanted:
+                mask &= self.facet_mask(key, wanted)
+        return mask
+
+    def order(self, how: str) -> list[int]:
+        if how not in self.orders:
+            rows = self._table.rows
+            position = {id(r): i for i, r in enumerate(rows)}
+            self.orders[how] = [position[id(r)] for r in sort_rows(rows, self._table, how)]
+        return self.orders[how]
 
 
 def local(iri: str) -> str:
@@ -182,26 +231,39 @@ def label(table: Table, key: str, value: str) -> str:
     return table.labels.get(value) or local(value)
 
 
-def select(table: Table, filters: dict[str, list[str]]) -> list[Row]:
+def select(table: Table, filters: dict[str, list[str]], how: str = "", limit: int | None = None) -> list[Row]:
     """The rows that have, for each filtered facet, at least one of the chosen values (OR within a facet, AND across
-    facets)."""
-    out = []
-    for row in table.rows:
-        if all(not wanted or row.facet_values(key) & set(wanted) for key, wanted in filters.items() if key in FACETS):
-            out.append(row)
+    facets): in table order, or sorted ``how`` (one of SORTS) and then at most ``limit`` of them."""
+    index = table.index
+    mask = index.mask(filters)
+    rows = table.rows
+    if not how:
+        return [rows[i] for i in range(len(rows)) if mask >> i & 1]
+    out: list[Row] = []
+    if mask == index.every:
+        out = [rows[i] for i in index.order(how)[:limit]]
+        return out
+    for i in index.order(how):
+        if mask >> i & 1:
+            out.append(rows[i])
+            if limit is not None and len(out) >= limit:
+                break
     return out
+
+
+def count(table: Table, filters: dict[str, list[str]]) -> int:
+    """How many rows ``filters`` choose."""
+    return table.index.mask(filters).bit_count()
 
 
 def facet_counts(table: Table, filters: dict[str, list[str]]) -> dict[str, list[tuple[str, str, int]]]:
     """For each facet: (value, label, documents) among the rows selected by the *other* facets' filters, so that a
     count says how many documents choosing that value would add to or leave in the list."""
+    index = table.index
     out: dict[str, list[tuple[str, str, int]]] = {}
     for key in FACETS:
-        others = {k: v for k, v in filters.items() if k != key}
-        counts: dict[str, int] = {}
-        for row in select(table, others):
-            for value in row.facet_values(key):
-                counts[value] = counts.get(value, 0) + 1
+        others = index.mask(filters, leave_out=key)
+        counts = {value: n for value, bits in index.masks[key].items() if (n := (bits & others).bit_count())}
         ordered = sorted(counts.items(), key=lambda kv: (-int(kv[0]) if key in ("issued", "effective") else -kv[1],
                                                          label(table, key, kv[0]).casefold()))
         out[key] = [(v, label(table, key, v), n) for v, n in ordered]

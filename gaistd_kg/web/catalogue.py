@@ -6,8 +6,8 @@ translates between HTTP and it."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, Callable
+from urllib.parse import quote_plus, urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, render_template, request
@@ -61,6 +61,9 @@ def state_args(filters: dict[str, list[str]], **extra: Any) -> dict[str, Any]:
         args["sort"] = request.args["sort"]
     if request.args.get("lang"):
         args["lang"] = request.args["lang"]
+    opened = sorted({k for k in request.args.getlist("more") if k in cat.FACETS})
+    if opened:
+        args["more"] = opened
     args.update({k: v for k, v in extra.items() if v is not None})
     return args
 
@@ -82,31 +85,41 @@ def _documents() -> Response:
     filters = parse_filters(t)
     how = request.args.get("sort", "-issued")
     how = how if how in cat.SORTS else "-issued"
-    rows = cat.sort_rows(cat.select(t, filters), t, how)
     fmt = request.args.get("format", "")
     if fmt in DOWNLOADS:
-        return download(fmt, t, rows, opened)
+        return download(fmt, t, cat.select(t, filters, how), opened)
     try:
         page = max(1, int(request.args.get("page", "1")))
     except ValueError:
         page = 1
     lang = pages.chosen_lang()
     counts = cat.facet_counts(t, filters)
+    opened_facets = set(request.args.getlist("more"))
     facets = []
     for key, (_path, title) in cat.FACETS.items():
+        chosen = filters.get(key, [])
+        add = adding_href(filters, key)
         values = []
-        for value, label, n in counts[key]:
-            chosen = filters.get(key, [])
-            args = state_args(filters)
+        every = counts[key]
+        shown_values = every if key in opened_facets else [
+            c for i, c in enumerate(every) if i < FACET_VALUES_SHOWN or c[0] in chosen]
+        for value, label, n in shown_values:
             s = short(key, value)
             if value in chosen:
+                args = state_args(filters)
                 args[key] = [x for x in args.get(key, []) if x != s]
+                link = href(args)
             else:
-                args[key] = [*args.get(key, []), s]
-            values.append({"label": label, "count": n, "href": href(args), "active": value in chosen, "value": s})
-        facets.append({"key": key, "title": title, "values": values, "active": bool(filters.get(key))})
-    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    pages_total = max(1, (len(rows) + PAGE_SIZE - 1) // PAGE_SIZE)
+                link = add(s)
+            values.append({"label": label, "count": n, "href": link, "active": value in chosen, "value": s})
+        more = None
+        if len(shown_values) < len(every):
+            more = {"href": href(state_args(filters, more=sorted({*opened_facets, key} & set(cat.FACETS)))),
+                    "count": len(every)}
+        facets.append({"key": key, "title": title, "values": values, "active": bool(chosen), "more": more})
+    total = cat.count(t, filters)
+    shown = cat.select(t, filters, how, limit=page * PAGE_SIZE)[(page - 1) * PAGE_SIZE:]
+    pages_total = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     view = [{"iri": r.iri, "href": pages.href_for(r.iri, lang), "identifier": r.identifier,
              "title": r.title or r.title_original, "title_original": r.title_original,
              "kind": cat.label(t, "kind", r.kind),
@@ -118,10 +131,31 @@ def _documents() -> Response:
     nav = {"prev": href(state_args(filters, page=page - 1)) if page > 1 else None,
            "next": href(state_args(filters, page=page + 1)) if page < pages_total else None}
     clear = href({k: v for k, v in state_args({}).items()})
-    html = render_template("documents.html", rows=view, total=len(rows), all_total=len(t.rows), facets=facets,
+    html = render_template("documents.html", rows=view, total=total, all_total=len(t.rows), facets=facets,
                            sorts=sorts, downloads=downloads, nav=nav, page=page, pages_total=pages_total,
                            clear=clear, filtered=bool(filters))
     return Response(html, mimetype="text/html")
+
+
+FACET_VALUES_SHOWN = 30  # per facet, the most frequent first (chosen ones always); "all N" opens the rest (?more=key)
+
+
+def adding_href(filters: dict[str, list[str]], key: str) -> Callable[[str], str]:
+    """A function giving, for a value of facet ``key``, the link that adds it to the current state: the same URL as
+    ``href`` of the state with the value appended, with the rest of the query string encoded once per facet rather
+    than once per value (a facet of a large catalogue has thousands)."""
+    args = state_args(filters)
+    pairs = [(k, v) for k, vs in args.items() for v in (vs if isinstance(vs, list) else [vs])]
+    last = max((i for i, (k, _v) in enumerate(pairs) if k == key), default=len(pairs) - 1)
+    head = urlencode(pairs[:last + 1])
+    tail = urlencode(pairs[last + 1:])
+    name = quote_plus(key)
+
+    def add(value: str) -> str:
+        one = f"{name}={quote_plus(value)}"
+        return "?" + "&".join(p for p in (head, one, tail) if p)
+
+    return add
 
 
 def download(fmt: str, t: cat.Table, rows: list[cat.Row], opened: Any) -> Response:
