@@ -168,6 +168,18 @@ def test_cq13_provisions_iso_iec_42001_serves(store):
     assert {r["instrumentName"] for r in rows} == {"Regulation (EU) 2024/1689"}
 
 
+def test_cq14_documents_for_the_cn_labelling_measures_per_article(store):
+    """CQ14: the articles of China's labelling measures the graph models (3, 7, 8, 9), in article order; GB 45438—2025
+    addresses Article 3 (explicit and implicit labels), stated by two pages; Articles 7 to 9 have no document yet."""
+    rows = run(store, "cq14")
+    assert [r["provisionNumber"] for r in rows] == ["Article 3", "Article 7", "Article 8", "Article 9"]
+    art3 = rows[0]
+    assert art3["docName"] == "GB 45438—2025" and art3["kindLabel"] == "national standard"
+    assert int(art3["sources"]) == 2 and all(u.startswith("https://") for u in art3["statedBy"].split())
+    assert art3["provisionLabelZh"].startswith("第三条")
+    assert all(r["doc"] is None and int(r["sources"]) == 0 for r in rows[1:])
+
+
 def test_cq13_follows_adoptions_of_adoptions():
     """CQ13 reaches provisions through an adoption and an adoption of that adoption, on asserted data alone."""
     data = """

@@ -54,9 +54,21 @@ def test_documents_are_grouped_by_kind_and_add_up(table):
 
 
 def test_rows_follow_the_instrument_then_article_order(table):
-    """Article 9 comes before Article 10 (numeric, not text order), and the annexes after the articles."""
-    order = list(dict.fromkeys(r["provisionNumber"] for r in table.rows))
+    """Within an instrument, Article 9 comes before Article 10 (numeric, not text order), and the annexes after the
+    articles."""
+    eu = [r["provisionNumber"] for r in table.rows if r["instrumentName"] == "Regulation (EU) 2024/1689"]
+    order = list(dict.fromkeys(eu))
     assert order.index("Article 9") < order.index("Article 10") < order.index("Article 50") < order.index("Annex IV")
+
+
+def test_cn_labelling_measures_have_rows_named_by_title(table):
+    """China's labelling measures (no identifier) are named by their English title; Article 3 is addressed by
+    GB 45438—2025 (a national standard) and Articles 7 to 9 appear as gaps."""
+    title = "Measures for Labeling Artificial Intelligence-Generated and Synthesized Content"
+    cn = [r for r in table.rows if r["instrumentName"] == title]
+    assert [r["provisionNumber"] for r in cn] == ["Article 3", "Article 7", "Article 8", "Article 9"]
+    assert cn[0]["kindLabel"] == "national standard" and cn[0]["names"] == "GB 45438—2025"
+    assert all(r["documents"] == 0 for r in cn[1:])
 
 
 def test_the_table_is_in_the_html_and_markdown_report(store):
