@@ -1,6 +1,7 @@
 """Links into other datasets: how many external identifier links go from our documents, organisations and
-jurisdictions to each outside dataset (Wikidata, ROR, ELI, CELEX, ISO URN, DOI, ITU-T, DPV), and what share of each
-kind of entity has one.
+jurisdictions to each outside dataset (Wikidata, ROR, ELI, CELEX, ISO URN, DOI, ITU-T, DPV and the national legislation
+identifiers of legislation.gov.uk, the Federal Register, e-Gov and URN:NIR), and what share of each kind of entity has
+one.
 
 The counts are the answer of ``queries/external-links.rq`` (the same text anyone can send to ``/sparql``); the VoID
 description publishes them as one ``void:Linkset`` per target dataset (:func:`add_linksets`), so the two cannot
@@ -41,6 +42,13 @@ TARGETS = {
     "iso-urn": Target("ISO URNs (RFC 5141)", "https://datatracker.ietf.org/doc/rfc5141/", "urn:iso:std:"),
     "doi": Target("DOI", "https://www.doi.org/", "https://doi.org/"),
     "itu-t": Target("ITU-T Recommendations", "https://www.itu.int/rec/", "https://www.itu.int/rec/"),
+    "legislation-gov-uk": Target("legislation.gov.uk identifier URIs", "https://www.legislation.gov.uk/developer/uris",
+                                 "http://www.legislation.gov.uk/id/"),
+    "federal-register": Target("Federal Register documents (FederalRegister.gov)", "https://www.federalregister.gov/",
+                               "https://www.federalregister.gov/d/"),
+    "e-gov": Target("e-Gov law search (Japan)", "https://laws.e-gov.go.jp/", "https://laws.e-gov.go.jp/law/"),
+    "urn-nir": Target("URN:NIR identifiers of Italian legislation (Normattiva)", "https://www.normattiva.it/",
+                      "urn:nir:"),
 }
 
 
