@@ -201,12 +201,13 @@ def search(index: Path, query: str, limit: int = 20, offset: int = 0,
     try:
         rows, fuzzy = _matches(db, q, tokens)
         answer.fuzzy = fuzzy
-        hits = []
-        for rowid, score in rows:
-            e: tuple[str, str, str, str, str, str, str, str, str] = db.execute(  # Hit's fields before the score
-                "SELECT iri, kind, kind_label, identifier, title, status, jurisdiction, jurisdiction_label, "
-                "issued FROM entry WHERE rowid = ?", (rowid,)).fetchone()
-            hits.append(Hit(*e, score=score))
+        fields: dict[int, tuple] = {}
+        for chunk in _chunks([rowid for rowid, _score in rows]):
+            for rowid, *e in db.execute(  # Hit's fields before the score
+                    "SELECT rowid, iri, kind, kind_label, identifier, title, status, jurisdiction, jurisdiction_label, "
+                    f"issued FROM entry WHERE rowid IN ({','.join('?' * len(chunk))})", chunk):
+                fields[rowid] = tuple(e)
+        hits = [Hit(*fields[rowid], score=score) for rowid, score in rows]
         for key in ("kind", "jurisdiction", "status"):
             counts: dict[tuple[str, str], int] = {}
             for h in hits:
@@ -251,13 +252,13 @@ def _matches(db: sqlite3.Connection, q: str, tokens: list[str]) -> tuple[list[tu
             scores[rowid] = scores.get(rowid, 0.0) + 20.0
         for (rowid,) in db.execute("SELECT rowid FROM fts WHERE ident_compact = ?", (compact_q,)):
             scores[rowid] = scores.get(rowid, 0.0) + 50.0
-    for rowid, is_doc, names in db.execute(
-            f"SELECT rowid, is_document, names FROM entry WHERE rowid IN ({','.join('?' * len(scores))})",
-            list(scores)) if scores else []:
-        if f"|{q}|" in names:
-            scores[rowid] += 30.0  # the query is the whole of a title, short name or identifier
-        if is_doc:
-            scores[rowid] += 0.5  # a document before an organisation of the same weight
+    for chunk in _chunks(list(scores)):
+        for rowid, is_doc, names in db.execute(
+                f"SELECT rowid, is_document, names FROM entry WHERE rowid IN ({','.join('?' * len(chunk))})", chunk):
+            if f"|{q}|" in names:
+                scores[rowid] += 30.0  # the query is the whole of a title, short name or identifier
+            if is_doc:
+                scores[rowid] += 0.5  # a document before an organisation of the same weight
     fuzzy = False
     if not scores and long_tokens:
         grams = sorted({g for t in long_tokens for g in _trigrams(t)})
@@ -276,6 +277,12 @@ def _matches(db: sqlite3.Connection, q: str, tokens: list[str]) -> tuple[list[tu
                 fuzzy = True
     ordered = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     return ordered, fuzzy
+
+
+def _chunks(rowids: list[int], size: int = 500) -> list[list[int]]:
+    """Row numbers in groups of ``size``: an IN list of every match of a short word in a large catalogue would pass
+    SQLite's limit on bound parameters (32,766)."""
+    return [rowids[i:i + size] for i in range(0, len(rowids), size)]
 
 
 def index_path(store_dir: Path) -> Path:
