@@ -201,12 +201,12 @@ def search(index: Path, query: str, limit: int = 20, offset: int = 0,
     try:
         rows, fuzzy = _matches(db, q, tokens)
         answer.fuzzy = fuzzy
-        fields: dict[int, tuple] = {}
+        fields: dict[int, tuple[str, str, str, str, str, str, str, str, str]] = {}
         for chunk in _chunks([rowid for rowid, _score in rows]):
-            for rowid, *e in db.execute(  # Hit's fields before the score
+            for rowid, iri, kind, kind_label, ident, title, status, jur, jur_label, issued in db.execute(
                     "SELECT rowid, iri, kind, kind_label, identifier, title, status, jurisdiction, jurisdiction_label, "
                     f"issued FROM entry WHERE rowid IN ({','.join('?' * len(chunk))})", chunk):
-                fields[rowid] = tuple(e)
+                fields[rowid] = (iri, kind, kind_label, ident, title, status, jur, jur_label, issued)
         hits = [Hit(*fields[rowid], score=score) for rowid, score in rows]
         for key in ("kind", "jurisdiction", "status"):
             counts: dict[tuple[str, str], int] = {}
