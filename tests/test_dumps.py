@@ -62,7 +62,7 @@ def test_dump_listing_links_every_dump(client):
     for name in ("asserted", "inferred", "full"):
         for ext in FORMATS:
             assert f'href="/dumps/{name}.{ext}"' in html
-    assert 'href="/context.jsonld"' in html
+    assert 'href="/terms.jsonld"' in html and 'href="/context.jsonld"' in html
 
 
 @pytest.mark.parametrize("ext", sorted(FORMATS))
