@@ -101,6 +101,30 @@ def fixture_graphs() -> dict[str, Graph]:
     return {name: Graph().parse(data=_PREFIXES + text, format="turtle") for name, text in FIXTURE_TURTLE.items()}
 
 
+def offline_document_loader(url: str, options: dict | None = None) -> dict:
+    """A PyLD document loader that never goes to the network: our two contexts (``/terms.jsonld``, ``/context.jsonld``
+    at any host) come from this checkout, the ones the app serves; any other URL is an error, so a document that
+    needs a remote context fails the test instead of fetching it."""
+    from gaistd_kg.views import export, jsonld as ld
+
+    path = urlsplit(url).path
+    if path.endswith("/terms.jsonld"):
+        document = ld.terms_context()
+    elif path.endswith("/context.jsonld"):
+        document = export.context()
+    else:
+        raise AssertionError(f"PyLD tried to load {url}: a document should need no remote context")
+    return {"contentType": "application/ld+json", "contextUrl": None, "documentUrl": url, "document": document}
+
+
+def pyld_graph(doc: dict) -> Graph:
+    """The triples PyLD reads from a JSON-LD document (already parsed), with the offline loader above."""
+    from pyld import jsonld
+
+    nquads = jsonld.to_rdf(doc, {"format": "application/n-quads", "documentLoader": offline_document_loader})
+    return Graph().parse(data=nquads, format="nt")
+
+
 def make_build(build_dir: Path, graphs: Mapping[str, Graph | bytes], build_id: str = FIXTURE_BUILD_ID,
                built_at: float = FIXTURE_BUILT_AT) -> Path:
     """Write a build (via store.write_store) and return the build directory."""

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from pyld import jsonld
 from rdflib import BNode, Graph, URIRef
 from rdflib.compare import isomorphic
 
-from conftest import DOC_IRI, REPO, _close_app
+from conftest import DOC_IRI, REPO, _close_app, pyld_graph
 from gaistd_kg.pipeline import context as context_mod
 from gaistd_kg.views import jsonld as ld
 
@@ -82,11 +81,6 @@ def own_triples(turtle: bytes, iri: str) -> Graph:
         if s == URIRef(iri) or isinstance(s, BNode):
             out.add((s, p, o))
     return out
-
-
-def pyld_graph(doc: dict) -> Graph:
-    nquads = jsonld.to_rdf(doc, {"format": "application/n-quads"})
-    return Graph().parse(data=nquads, format="nt")
 
 
 def check_framed(client, path: str, iri: str) -> dict:

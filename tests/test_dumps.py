@@ -16,6 +16,7 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, VOID, XSD
 
 from conftest import FIXTURE_BUILT_AT, fixture_graphs
 from gaistd_kg.views.export import DUMPS
+from gaistd_kg.views.jsonld import terms_context
 from gaistd_kg.iris import GRAPH, PREFIXES
 
 FORMATS = {  # extension -> (media type, rdflib parser, keeps named graphs)
@@ -61,7 +62,7 @@ def test_dump_listing_links_every_dump(client):
     for name in ("asserted", "inferred", "full"):
         for ext in FORMATS:
             assert f'href="/dumps/{name}.{ext}"' in html
-    assert 'href="/context.jsonld"' in html
+    assert 'href="/terms.jsonld"' in html and 'href="/context.jsonld"' in html
 
 
 @pytest.mark.parametrize("ext", sorted(FORMATS))
@@ -88,14 +89,91 @@ def test_asserted_and_inferred_dumps_do_not_overlap(client):
     assert len(inferred) > 0 and not set(asserted) & set(inferred)
 
 
-def test_jsonld_dumps_use_the_published_context(client):
-    context = json.loads(fetch(client, "/context.jsonld").data)["@context"]
-    assert context == PREFIXES
-    for name in ("asserted", "full"):
+def test_jsonld_dumps_embed_the_terms_context(client):
+    """Every JSON-LD dump carries the terms context (/terms.jsonld) itself, so it reads offline and keeps the terms
+    of its build; /context.jsonld stays the prefixes-only context it always was."""
+    assert json.loads(fetch(client, "/context.jsonld").data)["@context"] == PREFIXES
+    terms = json.loads(fetch(client, "/terms.jsonld").data)["@context"]
+    assert terms == terms_context()["@context"]
+    for name in ("asserted", "inferred", "full"):
         doc = json.loads(fetch(client, f"/dumps/{name}.jsonld").data)
-        assert doc["@context"] == context
-    # compacted with it: our IRIs appear as CURIEs
-    assert "gdoc:gb-t-45654-2025" in fetch(client, "/dumps/asserted.jsonld").get_data(as_text=True)
+        assert doc["@context"] == terms, name
+    # compacted with it: our IRIs appear as compact IRIs, properties as terms
+    text = fetch(client, "/dumps/asserted.jsonld").get_data(as_text=True)
+    assert '"id": "gdoc:gb-t-45654-2025"' in text and '"developedBy": "gorg:tc260"' in text
+
+
+def test_a_jsonld_dump_reads_as_plain_json_table_rows(client):
+    """A notebook needs no RDF: json.load the dump, and a document is a flat dict whose title is a dict of language
+    -> string, whose dates are plain strings and whose links are compact IRI strings."""
+    doc = json.loads(fetch(client, "/dumps/full.jsonld").data)
+    rows = {node["id"]: node for node in doc["@graph"]}
+    row = rows["gdoc:gb-t-45654-2025"]
+    assert row["title"] == {
+        "en": "Cybersecurity technology - Basic security requirements for generative artificial intelligence service",
+        "zh": "网络安全技术 生成式人工智能服务安全基本要求"}
+    assert row["label"] == {"en": "GB/T 45654-2025", "zh": "GB/T 45654-2025"}
+    assert row["issued"] == "2025-04-25"
+    assert row["identifier"] == "GB/T 45654-2025"
+    assert row["developedBy"] == "gorg:tc260" and row["source"] == "gsrc:zheng-2025"
+    assert row["type"] == ["NationalStandard", "Standard", "gaistd:Document"]  # a class without a term: its CURIE
+    assert all(":" not in key for key in row), "every value of the fixture document fits its term"
+    assert rows["gorg:tc260"]["prefLabel"]["zh"] == "全国网络安全标准化技术委员会"
+
+
+def write_jsonld(turtle: str) -> tuple[dict, bytes, Graph]:
+    """Run the dumps' JSON-LD writer on a small graph: the document, its bytes and the graph as N-Triples read it."""
+    import io
+
+    import pyoxigraph as ox
+
+    from gaistd_kg.views import export
+
+    triples = list(ox.parse(("\n".join(f"@prefix {p}: <{ns}> ." for p, ns in PREFIXES.items()) + "\n" + turtle)
+                            .encode("utf-8"), ox.RdfFormat.TURTLE))
+    out = io.BytesIO()
+    export._jsonld(triples, out)
+    nt = Graph().parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES), format="nt")
+    return json.loads(out.getvalue()), out.getvalue(), nt
+
+
+def test_a_value_that_does_not_fit_its_term_is_written_under_the_property(client):
+    """Where a value does not fit its term's definition (a gYear under the date term ``issued``, an untagged title
+    under the language map ``title``, a literal under the IRI term ``publisher``, an integer under the plain term
+    ``identifier``, an IRI where a language map is, a property without a term), it goes under the property's compact
+    IRI as an explicit value object, beside the values that fit; rdflib and PyLD read back exactly the triples."""
+    from conftest import pyld_graph
+
+    doc, data, nt = write_jsonld("""
+gdoc:x a gaistd:Standard, gaistd:NoSuchClass ;
+    dcterms:issued "2024-07-12"^^xsd:date, "2024"^^xsd:gYear ;
+    dcterms:title "A title"@en, "标题"@zh, "an untagged title", gorg:not-a-string ;
+    dcterms:publisher gorg:iso, "Some body"@en ;
+    dcterms:identifier "X 1", "42"^^xsd:integer, "X eins"@de ;
+    owl:deprecated "true"^^xsd:boolean ;
+    gaistd:applicationMilestone [ dcterms:issued "2026-08-02"^^xsd:date ; rdfs:label "general-purpose AI"@en ] ;
+    skos:prefLabel [ rdfs:label "a blank node where a language map is"@en ] ;
+    <http://example.org/unknown> "v", <http://example.org/o> .
+""")
+    assert isomorphic(Graph().parse(data=data, format="json-ld"), nt), "rdflib reads other triples"
+    assert isomorphic(pyld_graph(doc), nt), "PyLD reads other triples"
+    nodes = {n["id"]: n for n in doc["@graph"]}
+    x = nodes.pop("gdoc:x")
+    assert x["type"] == ["Standard", "gaistd:NoSuchClass"]
+    assert x["issued"] == "2024-07-12" and x["dcterms:issued"] == {"@value": "2024", "@type": "xsd:gYear"}
+    assert x["title"] == {"en": "A title", "zh": "标题"}
+    assert x["dcterms:title"] == [{"@value": "an untagged title"}, {"id": "gorg:not-a-string"}]
+    assert x["publisher"] == "gorg:iso" and x["dcterms:publisher"] == {"@value": "Some body", "@language": "en"}
+    assert x["identifier"] == "X 1"
+    assert sorted(x["dcterms:identifier"], key=str) == [{"@value": "42", "@type": "xsd:integer"},
+                                                        {"@value": "X eins", "@language": "de"}]
+    assert x["deprecated"] == "true"
+    assert x["http://example.org/unknown"] == [{"@value": "v"}, {"id": "http://example.org/o"}]
+    milestone = x["applicationMilestone"]
+    assert milestone.startswith("_:")  # an IRI term holds a blank node as its identifier string
+    assert nodes.pop(milestone) == {"id": milestone, "issued": "2026-08-02", "label": {"en": "general-purpose AI"}}
+    other, = nodes
+    assert x["skos:prefLabel"] == {"id": other} and nodes[other]["label"] == {"en": "a blank node where a language map is"}
 
 
 def test_context_url_is_stable_and_cacheable(client):

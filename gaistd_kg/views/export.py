@@ -12,6 +12,7 @@ import pyoxigraph as ox
 
 from gaistd_kg import formats
 from gaistd_kg.iris import GRAPH, PREFIXES
+from gaistd_kg.views import jsonld
 
 # name -> (pyoxigraph format, keeps graph names, media type, extension)
 # Which named graphs make up each dump.
@@ -23,7 +24,9 @@ DUMPS = {
 
 
 def context() -> dict:
-    """The JSON-LD @context published with the dumps: our prefixes, nothing else, so every term stays an IRI."""
+    """The prefixes-only JSON-LD @context (``/context.jsonld``): our prefixes, nothing else, so every term stays an
+    IRI. The small descriptions served as JSON-LD (VoID, the dataset, the shapes) are compacted with it; the dumps use
+    the terms context (``views/jsonld.py``, ``/terms.jsonld``), see ``_jsonld``."""
     return {"@context": dict(sorted(PREFIXES.items()))}
 
 
@@ -60,7 +63,7 @@ def export(store: ox.Store, output: IO[bytes], selection: str | Iterable[str] = 
     Quad formats keep each triple's graph; triple formats merge the graphs (duplicates across graphs written once).
     """
     row = formats.BY_NAME[format_name(fmt)]
-    # JSON-LD is written with our context by _jsonld, its graphs merged: a triple format here
+    # JSON-LD is written under the terms context by _jsonld, its graphs merged: a triple format here
     fmt, rdf_format, quads = row.name, row.rdf_ox, keeps_graphs(row.name)
     graphs = graphs_for(selection)
     prefixes = dict(PREFIXES)
@@ -82,45 +85,30 @@ def export(store: ox.Store, output: IO[bytes], selection: str | Iterable[str] = 
     ox.serialize(triples, output, rdf_format, prefixes=prefixes)
 
 
-def _jsonld(triples: list, output: IO[bytes]) -> None:
-    """JSON-LD in the shape of a compacted document with our published @context: one node object per subject, keys
-    and IRIs as prefixed names, every literal as a value object (``@value`` with ``@language`` or ``@type``), so the
-    document reads back to exactly these triples under any context that defines our prefixes. Written directly (a
-    streaming pass grouped by subject) rather than through rdflib's compaction, which took ~10x as long as every other
-    format together and kept the dumps from being written by the build."""
-    ctx = context()["@context"]
-    by_ns = sorted(((ns, name) for name, ns in ctx.items()), key=lambda p: -len(p[0]))
+def _jsonld(triples: list, output: IO[bytes], ctx: dict | None = None) -> None:
+    """JSON-LD in the shape of a compacted document under the terms context (``/terms.jsonld``; ``ctx``, a context
+    document, for a test): one flat node object per subject in ``@graph``, sorted by ``id``, blank nodes as ``_:``
+    identifiers. Keys are terms (``title``, ``issued``, ``publisher``) and values what the term defines (a language
+    map, a plain date string, a compact IRI) wherever the value fits the term; a value that does not (a ``gYear``
+    under a date term, an untagged title, a literal under an IRI term) is written under the property's compact IRI
+    as an explicit value object (``jsonld.Compactor``), so the document reads back to exactly these triples.
 
-    def short(iri: str) -> str:
-        for ns, name in by_ns:
-            if iri.startswith(ns) and len(iri) > len(ns) and not iri[len(ns):].startswith("//"):
-                return f"{name}:{iri[len(ns):]}"
-        return iri
+    The context object is embedded, not referred to by URL: a dump is read offline, years later, by processors that
+    may not fetch remote contexts (rdflib does not by default), and it must keep meaning what it meant at its build
+    even after ``/terms.jsonld`` changes with the ontology. Its ~13 KB are nothing beside a dump.
 
-    def node_id(term) -> str:
-        return f"_:{term.value}" if isinstance(term, ox.BlankNode) else short(term.value)
-
-    nodes: dict[str, dict] = {}
-    rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+    Written directly (a streaming pass grouped by subject) rather than through rdflib's compaction, which took ~10x as
+    long as every other format together and kept the dumps from being written by the build."""
+    compactor = jsonld.Compactor(ctx if ctx is not None else jsonld.terms_context())
+    by_subject: dict[str, tuple[object, list]] = {}
     for t in triples:
-        s_id = node_id(t.subject)
-        node = nodes.setdefault(s_id, {"@id": s_id})
-        obj = t.object
-        if t.predicate.value == rdf_type and not isinstance(obj, ox.Literal):
-            node.setdefault("@type", []).append(node_id(obj))
-            continue
-        if isinstance(obj, ox.Literal):
-            value: dict = {"@value": obj.value}
-            if obj.language:
-                value["@language"] = obj.language
-            elif obj.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-                value["@type"] = short(obj.datatype.value)
-        elif isinstance(obj, ox.Triple):
-            raise ValueError("a quoted triple cannot be written as JSON-LD 1.1")
-        else:
-            value = {"@id": node_id(obj)}
-        node.setdefault(short(t.predicate.value), []).append(value)
-    doc = {"@context": ctx, "@graph": [nodes[k] for k in sorted(nodes)]}
+        s_id = compactor.ref(t.subject)
+        entry = by_subject.get(s_id)
+        if entry is None:
+            entry = by_subject[s_id] = (t.subject, [])
+        entry[1].append(t)
+    graph = [compactor.node(subject, facts) for _, (subject, facts) in sorted(by_subject.items())]
+    doc = {"@context": compactor.body, "@graph": graph}
     output.write(json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8"))
     output.write(b"\n")
 

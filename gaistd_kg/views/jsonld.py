@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pyoxigraph as ox
 
@@ -17,6 +17,8 @@ TERMS_FILE = Path(__file__).resolve().parent / "terms.jsonld"  # written by ``py
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD_NS = "http://www.w3.org/2001/XMLSchema#"
 LANG_STRING = RDF_NS + "langString"
+RDF_TYPE = RDF_NS + "type"
+XSD_STRING = XSD_NS + "string"
 # Properties of other vocabularies the catalogue uses on every document, with how their values are written.
 OTHER_TERMS: dict[str, str] = {  # IRI -> "@id" (an IRI), "@language" (a language map), "" (as is) or a datatype
     "http://purl.org/dc/terms/title": "@language",
@@ -129,79 +131,127 @@ def missing_terms(ontology, ctx: dict) -> list[str]:
     return sorted(iri for iri in ontology_terms(ontology) if iri not in defined)
 
 
+class Compactor:
+    """Node objects under a terms context (a context document such as ``terms_context()``), written directly: no
+    JSON-LD processor runs, and each value either fits its term's definition or is written under the property's
+    compact IRI as an explicit value (so the document always reads back to exactly the triples it was made from).
+
+    Under a term the value is what a reader who knows no RDF expects: an IRI term (``"@type": "@id"``) holds compact
+    IRI strings, a typed term (``"@type": "xsd:date"``) plain strings of that datatype, a plain term plain strings
+    (``xsd:string``), a language map ``{"en": ..., "zh": ...}`` language-tagged strings. Anything else (a literal of
+    another datatype, an untagged string where a language map is defined, a literal where an IRI is, any value of a
+    property without a term) goes under the compact IRI of the property (``"dcterms:issued": {"@value": "2024",
+    "@type": "xsd:gYear"}``). A resource (an IRI or a blank node) under a term that is not an IRI term is written as
+    a node object (``{"id": ...}``), under the term unless that is a language map."""
+
+    def __init__(self, ctx: dict):
+        body = ctx["@context"]
+        self.body = body
+        self.prefixes = {k: v for k, v in body.items()
+                         if not k.startswith("@") and isinstance(v, str) and v.endswith(("#", "/"))}
+        self._by_ns = sorted(((ns, p) for p, ns in self.prefixes.items()), key=lambda np: -len(np[0]))
+        self._compacted: dict[str, str] = {}
+        # property IRI -> (term, "@id" | "@language" | datatype IRI | ""); class IRI -> term
+        self.terms: dict[str, tuple[str, str]] = {}
+        self.classes: dict[str, str] = {}
+        for key, value in body.items():
+            if key.startswith("@") or key in self.prefixes or value in ("@id", "@type"):
+                continue
+            if isinstance(value, str):
+                self.terms.setdefault(self.expand(value), (key, ""))
+                self.classes.setdefault(self.expand(value), key)
+            else:
+                how = value.get("@type", "")
+                how = ("@language" if value.get("@container") == "@language"
+                       else (how if how == "@id" else self.expand(how)))
+                self.terms.setdefault(self.expand(value["@id"]), (key, how))
+
+    def expand(self, value: str) -> str:
+        prefix, sep, rest = value.partition(":")
+        return self.prefixes[prefix] + rest if sep and prefix in self.prefixes and not rest.startswith("//") else value
+
+    def compact(self, iri: str) -> str:
+        """``iri`` as a compact IRI under the longest namespace that has a prefix (memoised: IRIs repeat)."""
+        done = self._compacted.get(iri)
+        if done is None:
+            done = iri
+            for ns, prefix in self._by_ns:
+                if iri.startswith(ns) and len(iri) > len(ns) and not iri[len(ns):].startswith("//"):
+                    done = f"{prefix}:{iri[len(ns):]}"
+                    break
+            self._compacted[iri] = done
+        return done
+
+    def ref(self, term: Any) -> str:
+        """An IRI or a blank node as the string of an ``id`` (``_:label`` for a blank node)."""
+        return f"_:{term.value}" if isinstance(term, ox.BlankNode) else self.compact(term.value)
+
+    def node(self, about: Any, facts: Iterable, embed: Callable[[ox.BlankNode], dict] | None = None,
+             with_id: bool = True) -> dict:
+        """``about`` and its ``facts`` (objects with ``.predicate`` and ``.object``) as one node object. A blank node
+        object is ``embed(node)`` when ``embed`` is given, a reference to its ``id`` otherwise; ``with_id`` False
+        leaves a blank node's ``id`` out (an embedded blank node referenced nowhere else)."""
+        out: dict[str, Any] = {"id": self.ref(about)} if with_id or not isinstance(about, ox.BlankNode) else {}
+        types: list[str] = []
+        values: dict[str, list] = {}
+        maps: dict[str, dict[str, list]] = {}
+        terms, compact = self.terms, self.compact
+        for f in facts:
+            p, o = f.predicate.value, f.object
+            if p == RDF_TYPE and isinstance(o, ox.NamedNode):
+                types.append(self.classes.get(o.value) or compact(o.value))
+                continue
+            term, how = terms.get(p, ("", "?"))
+            key = term or compact(p)
+            if isinstance(o, ox.Literal):
+                if how == "@language" and o.language:
+                    maps.setdefault(key, {}).setdefault(o.language, []).append(o.value)
+                    continue
+                dt = o.datatype.value
+                if not o.language and (dt == how or (how == "" and dt == XSD_STRING)):
+                    values.setdefault(key, []).append(o.value)
+                    continue
+                literal = ({"@value": o.value, "@language": o.language} if o.language else
+                           {"@value": o.value} if dt == XSD_STRING else {"@value": o.value, "@type": compact(dt)})
+                values.setdefault(compact(p), []).append(literal)
+            elif isinstance(o, ox.Triple):
+                raise ValueError("a quoted triple cannot be written as JSON-LD 1.1")
+            elif how == "@id" and (embed is None or not isinstance(o, ox.BlankNode)):
+                values.setdefault(key, []).append(self.ref(o))
+            else:
+                if how == "@language":
+                    key = compact(p)  # a language map holds strings only
+                value = embed(o) if embed is not None and isinstance(o, ox.BlankNode) else {"id": self.ref(o)}
+                values.setdefault(key, []).append(value)
+        if types:
+            out["type"] = sorted(types) if len(types) > 1 else types[0]
+        for key in sorted(values):
+            vs = values[key]
+            out[key] = vs[0] if len(vs) == 1 else sorted(vs, key=_sort_key)
+        for key in sorted(maps):
+            out[key] = {lang: (vs[0] if len(vs) == 1 else sorted(vs)) for lang, vs in sorted(maps[key].items())}
+        return out
+
+
+def _sort_key(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
 def framed(subject: ox.NamedNode, facts: Iterable, nested: dict, ctx: dict) -> dict:
     """``subject`` and its ``facts`` (objects with ``.predicate`` and ``.object``) as one compacted JSON-LD node
     object under ``ctx`` (a context document, inlined), blank nodes from ``nested`` embedded: what a JSON-LD
     processor frames ``{"@id": subject, "@embed": "@always"}`` into, written directly (no processor at run time).
 
     A value the term's coercion cannot carry (a literal of another datatype, an untagged string under a language map)
-    is written under the property's compact IRI instead, as a value object, so no triple changes in the round trip."""
-    body = ctx["@context"]
-    prefixes = {k: v for k, v in body.items()
-                if not k.startswith("@") and isinstance(v, str) and v.endswith(("#", "/"))}
+    is written under the property's compact IRI instead, as a value object, so no triple changes in the round trip
+    (``Compactor``)."""
+    compactor = Compactor(ctx)
 
-    def expand(value: str) -> str:
-        prefix, sep, rest = value.partition(":")
-        return prefixes[prefix] + rest if sep and prefix in prefixes and not rest.startswith("//") else value
+    def embed(depth: int) -> Callable[[ox.BlankNode], dict]:
+        def one(b: ox.BlankNode) -> dict:
+            if depth >= 8:
+                return {"id": compactor.ref(b)}
+            return compactor.node(b, nested.get(b, []), embed(depth + 1), with_id=False)
+        return one
 
-    def compact(iri: str) -> str:
-        best = max(((p, ns) for p, ns in prefixes.items() if iri.startswith(ns) and iri != ns),
-                   key=lambda pn: len(pn[1]), default=None)
-        return f"{best[0]}:{iri[len(best[1]):]}" if best else iri
-
-    terms: dict[str, tuple[str, str]] = {}  # property IRI -> (term, "@id" | "@language" | datatype IRI | "")
-    classes: dict[str, str] = {}            # class IRI -> term
-    for key, value in body.items():
-        if key.startswith("@") or key in prefixes or value in ("@id", "@type"):
-            continue
-        if isinstance(value, str):
-            terms.setdefault(expand(value), (key, ""))
-            classes.setdefault(expand(value), key)
-        else:
-            how = value.get("@type", "")
-            how = "@language" if value.get("@container") == "@language" else (how if how == "@id" else expand(how))
-            terms.setdefault(expand(value["@id"]), (key, how))
-
-    def node(about: Any, about_facts: Iterable, depth: int) -> dict:
-        out: dict[str, Any] = {} if isinstance(about, ox.BlankNode) else {"id": compact(about.value)}
-        types: list[str] = []
-        values: dict[str, list] = {}
-        maps: dict[str, dict[str, list]] = {}
-        for f in about_facts:
-            p, o = f.predicate.value, f.object
-            if p == RDF_NS + "type" and isinstance(o, ox.NamedNode):
-                types.append(classes.get(o.value, compact(o.value)))
-                continue
-            term, how = terms.get(p, ("", "?"))
-            key = term or compact(p)
-            if isinstance(o, ox.BlankNode):
-                if how == "@language":
-                    key = compact(p)
-                embedded = node(o, nested.get(o, []), depth + 1) if depth < 8 else {"@id": str(o)}
-                values.setdefault(key, []).append(embedded)
-            elif isinstance(o, ox.NamedNode):
-                if how == "@id":
-                    values.setdefault(key, []).append(compact(o.value))
-                else:
-                    values.setdefault(compact(p) if how == "@language" else key, []).append({"id": compact(o.value)})
-            elif how == "@language" and (o.language or o.datatype.value == XSD_NS + "string"):
-                maps.setdefault(key, {}).setdefault(o.language or "@none", []).append(o.value)
-            elif how not in ("@language", "@id", "?") and not o.language and (
-                    o.datatype.value == how or (how == "" and o.datatype.value == XSD_NS + "string")):
-                values.setdefault(key, []).append(o.value)
-            else:
-                key = compact(p)
-                literal = {"@value": o.value, "@language": o.language} if o.language else (
-                    {"@value": o.value} if o.datatype.value == XSD_NS + "string"
-                    else {"@value": o.value, "@type": compact(o.datatype.value)})
-                values.setdefault(key, []).append(literal)
-        if types:
-            out["type"] = sorted(types) if len(types) > 1 else types[0]
-        for key in sorted(values):
-            vs = values[key]
-            out[key] = vs[0] if len(vs) == 1 else sorted(vs, key=lambda v: json.dumps(v, sort_keys=True))
-        for key in sorted(maps):
-            out[key] = {lang: (vs[0] if len(vs) == 1 else sorted(vs)) for lang, vs in sorted(maps[key].items())}
-        return out
-
-    return {"@context": body, **node(subject, facts, 0)}
+    return {"@context": compactor.body, **compactor.node(subject, facts, embed(0))}

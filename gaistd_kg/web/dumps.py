@@ -7,7 +7,8 @@
   streamed from disk: ``ETag`` and ``Last-Modified`` come from the build manifest, conditional and range requests
   work, and a client that accepts gzip gets the compressed file (``Content-Encoding: gzip``, ``Vary:
   Accept-Encoding``).
-* ``/context.jsonld``: the JSON-LD context of our prefixes (``export.context``), the one the JSON-LD dumps embed.
+* ``/context.jsonld``: the JSON-LD context of our prefixes alone (``export.context``), what the VoID and other small
+  descriptions are compacted with. The JSON-LD dumps embed the terms context (``/terms.jsonld``) instead.
 * ``/.well-known/void``: VoID + DCAT (Turtle or JSON-LD by ``Accept``; an HTML view for browsers), with triple counts
   per named graph, the SPARQL endpoint and a ``dcat:Distribution`` per dump.
 """
@@ -45,7 +46,7 @@ def index() -> str:
               "files": [{"href": f"{base}/dumps/{name}.{ext}", "label": BY_EXT[ext].label,
                          "media": BY_EXT[ext].media_type, "quads": keeps_graphs(BY_EXT[ext])} for ext in DUMP_FORMATS]}
              for name, graphs in export.DUMPS.items()]
-    return render_template("dumps.html", dumps=dumps, context=f"{base}/context.jsonld",
+    return render_template("dumps.html", dumps=dumps, context=f"{base}/context.jsonld", terms=f"{base}/terms.jsonld",
                            void=f"{base}/.well-known/void")
 
 
