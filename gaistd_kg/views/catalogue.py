@@ -120,13 +120,20 @@ class Index:
     neither grows with the number of documents times the number of facet values on each request."""
 
     def __init__(self, table: Table):
-        self.masks: dict[str, dict[str, int]] = {key: {} for key in FACETS}
+        rows_of: dict[str, dict[str, list[int]]] = {key: {} for key in FACETS}
         for i, row in enumerate(table.rows):
-            bit = 1 << i
             for key in FACETS:
-                held = self.masks[key]
+                held = rows_of[key]
                 for value in row.facet_values(key):
-                    held[value] = held.get(value, 0) | bit
+                    held.setdefault(value, []).append(i)
+        size = len(table.rows) // 8 + 1
+        self.masks: dict[str, dict[str, int]] = {key: {} for key in FACETS}
+        for key, values in rows_of.items():
+            for value, numbers in values.items():
+                bits = bytearray(size)  # set in bytes, made an int once (an int per row would copy it each time)
+                for i in numbers:
+                    bits[i >> 3] |= 1 << (i & 7)
+                self.masks[key][value] = int.from_bytes(bits, "little")
         self.every = (1 << len(table.rows)) - 1
         self.orders: dict[str, list[int]] = {}
         self._table = table
