@@ -113,3 +113,14 @@ def test_matches_are_read_in_groups_with_the_same_answer(index, monkeypatch):
     monkeypatch.setattr(search, "_chunks", lambda rowids, size=1: [rowids[i:i + 1] for i in range(len(rowids))])
     for q in queries:
         assert search.search(index, q, limit=1000) == default[q], q
+
+
+def test_short_words_read_among_the_rows_in_the_running_or_by_a_scan_give_the_same_answer(index, monkeypatch):
+    """A word under three characters is looked for among the rows still in the running when they are few, and by a
+    scan of every row when they are many (SHORT_SCAN_ROWS); both give the same answer for every fixture query."""
+    queries = [q for q, _why, _wanted in cases()] + ["eu ai act", "sc 42", "生成 ai"]
+    monkeypatch.setattr(search, "SHORT_SCAN_ROWS", 10 ** 9)
+    among = {q: search.search(index, q, limit=1000) for q in queries}
+    monkeypatch.setattr(search, "SHORT_SCAN_ROWS", 0)
+    for q in queries:
+        assert search.search(index, q, limit=1000) == among[q], q

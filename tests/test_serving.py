@@ -182,3 +182,27 @@ def test_requests_back_to_back_pipelined_or_trickled_on_one_connection_are_all_a
         sock.sendall(whole[30:])
         (answer,) = read_answers(sock, 1)
         assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"n\r\n7\r\n")
+
+
+def test_each_worker_warms_the_catalogue_before_it_serves(real_build_dir):
+    """``install`` (gunicorn's post_worker_init) runs the app's warm-up: the catalogue table of the served build, its
+    facet index and its sort orders are made before the first request; a warm-up that fails is logged, not fatal."""
+    from types import SimpleNamespace
+
+    from gaistd_kg.views import catalogue as cat
+    from gaistd_kg.web import create_app
+
+    app = create_app({"BUILD_DIR": str(real_build_dir), "TESTING": True})
+    logged: list[str] = []
+    worker = SimpleNamespace(handle=None, handle_request=None, wsgi=app, handle_error=None,
+                             log=SimpleNamespace(exception=logged.append))
+    assert "gaistd.catalogue" not in app.extensions
+    serving.install(worker)
+    table = app.extensions["gaistd.catalogue"][1]
+    assert isinstance(table, cat.Table) and table._index is not None
+    assert set(table.index.orders) == set(cat.SORTS) and not logged
+    broken = create_app({"BUILD_DIR": str(real_build_dir), "TESTING": True})
+    broken.extensions["gaistd.warm"] = lambda: 1 / 0
+    serving.install(SimpleNamespace(handle=None, handle_request=None, wsgi=broken, handle_error=None,
+                                    log=SimpleNamespace(exception=logged.append)))
+    assert logged and "warm" in logged[0]

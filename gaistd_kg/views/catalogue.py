@@ -104,6 +104,13 @@ class Table:
     rows: list[Row]
     labels: dict[str, str]  # IRI -> English label
     _index: "Index | None" = field(default=None, repr=False, compare=False)
+    _by_iri: dict[str, Row] | None = field(default=None, repr=False, compare=False)
+
+    def row_of(self, iri: str) -> Row | None:
+        """The row of the document ``iri`` (a dict made on first use)."""
+        if self._by_iri is None:
+            self._by_iri = {r.iri: r for r in self.rows}
+        return self._by_iri.get(iri)
 
     @property
     def index(self) -> "Index":
@@ -137,6 +144,32 @@ class Index:
         self.every = (1 << len(table.rows)) - 1
         self.orders: dict[str, list[int]] = {}
         self._table = table
+        self.totals = {key: {v: len(numbers) for v, numbers in values.items()} for key, values in rows_of.items()}
+        self.sort_keys: dict[tuple[str, str], tuple] = {}
+
+    def counts(self, key: str, others: int) -> dict[str, int]:
+        """How many of the rows in ``others`` have each value of facet ``key`` (values with none left out): the
+        totals when nothing is left out; from the rows themselves when they are few beside the facet's values (a
+        filtered list of a large catalogue); else one intersection per value."""
+        if others == self.every:
+            return self.totals[key]
+        chosen = others.bit_count()
+        if chosen * 2 < len(self.masks[key]):
+            rows = self._table.rows
+            counts: dict[str, int] = {}
+            for i in rows_in(others):
+                for value in rows[i].facet_values(key):
+                    counts[value] = counts.get(value, 0) + 1
+            return counts
+        return {value: n for value, bits in self.masks[key].items() if (n := (bits & others).bit_count())}
+
+    def sort_key(self, key: str, value: str, n: int) -> tuple:
+        """The order of a facet's values: years newest first, others most documents first, then by label."""
+        name = self.sort_keys.get((key, value))
+        if name is None:
+            name = self.sort_keys[(key, value)] = (-int(value) if key in ("issued", "effective") else 0,
+                                                   label(self._table, key, value).casefold())
+        return (name[0] or -n, name[1])
 
     def facet_mask(self, key: str, wanted: list[str]) -> int:
         held = self.masks[key]
@@ -245,13 +278,13 @@ def select(table: Table, filters: dict[str, list[str]], how: str = "", limit: in
     mask = index.mask(filters)
     rows = table.rows
     if not how:
-        return [rows[i] for i in range(len(rows)) if mask >> i & 1]
-    out: list[Row] = []
+        return [rows[i] for i in rows_in(mask)]
     if mask == index.every:
-        out = [rows[i] for i in index.order(how)[:limit]]
-        return out
+        return [rows[i] for i in index.order(how)[:limit]]
+    bits = mask.to_bytes(len(rows) // 8 + 1, "little")  # a bit test on bytes: no new int per row
+    out: list[Row] = []
     for i in index.order(how):
-        if mask >> i & 1:
+        if bits[i >> 3] >> (i & 7) & 1:
             out.append(rows[i])
             if limit is not None and len(out) >= limit:
                 break
@@ -269,11 +302,20 @@ def facet_counts(table: Table, filters: dict[str, list[str]]) -> dict[str, list[
     index = table.index
     out: dict[str, list[tuple[str, str, int]]] = {}
     for key in FACETS:
-        others = index.mask(filters, leave_out=key)
-        counts = {value: n for value, bits in index.masks[key].items() if (n := (bits & others).bit_count())}
-        ordered = sorted(counts.items(), key=lambda kv: (-int(kv[0]) if key in ("issued", "effective") else -kv[1],
-                                                         label(table, key, kv[0]).casefold()))
+        counts = index.counts(key, index.mask(filters, leave_out=key))
+        ordered = sorted(counts.items(), key=lambda kv: index.sort_key(key, kv[0], kv[1]))
         out[key] = [(v, label(table, key, v), n) for v, n in ordered]
+    return out
+
+
+def rows_in(mask: int) -> list[int]:
+    """The row numbers whose bit is set in ``mask``, in order."""
+    bits = bin(mask)[:1:-1]  # lowest bit first
+    out = []
+    at = bits.find("1")
+    while at >= 0:
+        out.append(at)
+        at = bits.find("1", at + 1)
     return out
 
 

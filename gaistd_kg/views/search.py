@@ -185,6 +185,7 @@ def _trigrams(token: str) -> list[str]:
     return sorted({token[i:i + 3] for i in range(len(token) - 2)})
 
 
+SHORT_SCAN_ROWS = 5000  # above this many rows in the running, a word under three characters is looked for by a scan
 MAX_QUERY = 200      # characters of a query that are read; a longer one is cut, not refused
 MAX_TOKENS = 12
 
@@ -240,12 +241,18 @@ def _matches(db: sqlite3.Connection, q: str, tokens: list[str]) -> tuple[list[tu
     else:
         for (rowid,) in db.execute("SELECT rowid FROM fts"):
             scores[rowid] = 0.0
-    for t in short_tokens:  # below a trigram: a scan, fine for a catalogue of thousands
+    for t in short_tokens:  # below a trigram: LIKE, on the rows still in the running when they are few
         like = "%" + t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        keep = {r for (r,) in db.execute(
-            "SELECT rowid FROM fts WHERE ident LIKE ?1 ESCAPE '\\' OR titles LIKE ?1 ESCAPE '\\' "
-            "OR alts LIKE ?1 ESCAPE '\\' OR orgs LIKE ?1 ESCAPE '\\' OR jurisdiction LIKE ?1 ESCAPE '\\' "
-            "OR body LIKE ?1 ESCAPE '\\'", (like,))}
+        found = ("(ident LIKE ?1 ESCAPE '\\' OR titles LIKE ?1 ESCAPE '\\' OR alts LIKE ?1 ESCAPE '\\' "
+                 "OR orgs LIKE ?1 ESCAPE '\\' OR jurisdiction LIKE ?1 ESCAPE '\\' OR body LIKE ?1 ESCAPE '\\')")
+        if len(scores) > SHORT_SCAN_ROWS:
+            keep = {r for (r,) in db.execute(f"SELECT rowid FROM fts WHERE {found}", (like,))}
+        else:
+            keep = set()
+            for chunk in _chunks(list(scores)):
+                numbers = ",".join(f"?{i + 2}" for i in range(len(chunk)))
+                keep.update(r for (r,) in db.execute(f"SELECT rowid FROM fts WHERE rowid IN ({numbers}) AND {found}",
+                                                     (like, *chunk)))
         scores = {r: s + 2.0 for r, s in scores.items() if r in keep}
     if len(compact_q) >= 3:  # an identifier typed another way: its letters and digits
         for (rowid,) in db.execute("SELECT rowid FROM fts WHERE ident_compact LIKE ?", (f"%{compact_q}%",)):

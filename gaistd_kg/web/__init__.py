@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -83,4 +85,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import blueprints
 
     blueprints.register(app)
+    app.extensions["gaistd.warm"] = partial(_warm, app)  # serving.install runs it in each worker before it serves
     return app
+
+
+def _warm(app: Flask) -> None:
+    from . import pages
+
+    with app.app_context():
+        pages.warm()

@@ -41,11 +41,7 @@ def parse_filters(t: cat.Table) -> dict[str, list[str]]:
     """Facet arguments (short names, as in shareable URLs) to the values of the table; unknown names match nothing."""
     known = pages.per_build_memo("gaistd.catalogue_short_names", pages.current_store())
     if not known:
-        names: dict[str, dict[str, str]] = {k: {} for k in cat.FACETS}
-        for row in t.rows:
-            for key in cat.FACETS:
-                for v in row.facet_values(key):
-                    names[key][short(key, v)] = v
+        names = {key: {short(key, v): v for v in values} for key, values in t.index.masks.items()}
         known.update(names)  # whole, in one step: another thread sees all of it or none
     out: dict[str, list[str]] = {}
     for key in cat.FACETS:

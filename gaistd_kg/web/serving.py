@@ -234,6 +234,12 @@ def install(worker) -> None:
     """gunicorn's ``post_worker_init`` hook: hold this gthread worker's connections to the read deadlines and the
     request-line limit. Only this worker object is changed (its bound methods), never gunicorn's classes."""
     handle, handle_request, app = worker.handle, worker.handle_request, worker.wsgi
+    warm = getattr(app, "extensions", {}).get("gaistd.warm")
+    if warm is not None:
+        try:
+            warm()  # before this worker takes a connection
+        except Exception:  # the pages that need it fail (and say why) on request; the rest is served
+            worker.log.exception("could not warm the catalogue for this worker; it is read on the first request")
     handle_error = worker.handle_error
 
     def headed_error(req, client, addr, exc):
