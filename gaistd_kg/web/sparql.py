@@ -37,6 +37,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from email.utils import formatdate
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -448,7 +449,7 @@ def _answer(op: Operation) -> Response:
         return _error(503, str(exc))
     except query.QueryError as exc:
         return _error(500, str(exc))
-    cacheable = not info.services and backend.pool() is pool
+    cacheable = not info.services and (result is cached or backend.pool() is pool)
     if cached is None and cacheable:
         backend.cache.put(key, result)
     body = result.body
@@ -589,9 +590,15 @@ def revalidation_headers(resp: Response, etag: str, built_at: float) -> Response
     asks again, and a new build changes it. Shared by the endpoint and the resource pages."""
     resp.set_etag(etag)
     if built_at:
-        resp.headers["Last-Modified"] = formatdate(built_at, usegmt=True)
+        resp.headers["Last-Modified"] = http_date(built_at)
     resp.headers["Cache-Control"] = "public, no-cache"
     return resp
+
+
+@lru_cache(maxsize=16)
+def http_date(when: float) -> str:
+    """A build's time as an HTTP date (the same few builds on every request: kept)."""
+    return formatdate(when, usegmt=True)
 
 
 def _cache_headers(resp: Response, etag: str, backend: Backend) -> None:
