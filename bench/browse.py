@@ -18,7 +18,6 @@ mix by no more than 10 %. Percentiles come from wrk's merged latency histograms;
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from urllib.parse import quote, urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import percentile_from_hist, run_wrk  # noqa: E402
+from loadgen import cpu_seconds, percentile_from_hist, run_wrk  # noqa: E402
 from peers import REPO, WORK, cq_queries, gaistd, prepare_data, say, start_ours, stop_process  # noqa: E402
 from record import md_table, write_results  # noqa: E402
 
@@ -68,18 +67,6 @@ def baseline_tree(rev: str) -> Path:
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev], check=True,
                        capture_output=True)
     return tree
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def quiet(srv, timeout: float = 120.0, window: float = 1.0, idle: float = 0.05) -> float:

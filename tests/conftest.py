@@ -347,6 +347,21 @@ def browser():
         launched.close()
 
 
+BROWSER_TIMEOUT_MS = 20000
+
+
+def new_page(browser, javascript: bool = True):
+    """A tab in a fresh 1366×900 context whose console errors and page errors are kept in ``page.problems``; close it
+    with ``page.context.close()``."""
+    context = browser.new_context(java_script_enabled=javascript, viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page = context.new_page()
+    page.problems = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    return page
+
+
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
     """Where browser tests write their screenshots: $GAISTD_SCREENSHOTS when set, else a temporary folder."""

@@ -6,28 +6,15 @@ from __future__ import annotations
 
 
 import pytest
+from conftest import new_page
 
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
-
-TIMEOUT_MS = 20000
 
 
 @pytest.fixture(scope="module")
 def server(live_server_factory, real_build_dir) -> str:
     return live_server_factory(real_build_dir).url
-
-
-
-
-def new_page(browser, javascript: bool = True):
-    context = browser.new_context(java_script_enabled=javascript, viewport={"width": 1366, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.problems = []  # type: ignore[attr-defined]
-    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-    page.on("pageerror", lambda e: page.problems.append(str(e)))
-    return page
 
 
 def test_search_box_on_every_page_finds_a_two_character_chinese_word(browser, server, shots):

@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import new_page
 
 
 from gaistd_kg.web.ui import read_examples
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-TIMEOUT_MS = 20000
 REPO = Path(__file__).resolve().parent.parent
 # No PREFIX lines: gdoc:, gaistd: and dcterms: are the project's well-known prefixes.
 QUERY = """SELECT ?doc ?jurisdiction ?title ?documentsOfThatJurisdiction WHERE {
@@ -35,14 +35,9 @@ def server(live_server_factory, real_build_dir) -> str:
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.problems = []  # type: ignore[attr-defined]
-    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page = new_page(browser)
     yield page
-    context.close()
+    page.context.close()
 
 
 def test_examples_are_a_menu_not_a_row_of_tabs(page, server, shots):
