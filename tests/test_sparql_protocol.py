@@ -463,3 +463,36 @@ def _check_result_cache(client, off, build_dir):
     assert fresh.headers["X-GAISTD-Cache"] == "miss" and fresh.get_data() != first.get_data()
     for _ in range(2):
         assert off.get("/sparql", query_string=q).headers["X-GAISTD-Cache"] == "miss"
+
+
+def test_kept_parses_and_negotiations_answer_as_fresh_ones(web):
+    """The endpoint keeps the parse of query strings up to KEPT_PARSE_BYTES and what an Accept or Accept-Encoding value
+    negotiates: a kept parse is a new list each time (a caller adding form fields changes no later request), a refusal
+    is refused again, a text past the limit is parsed all the same, and the same Accept header sent twice (and after
+    other values) chooses what it chose the first time."""
+    from urllib.parse import quote
+
+    first = sparql_web.request_params(b"query=ASK%7B%7D&format=json", "query string")
+    first.append(("format", "xml"))
+    assert sparql_web.request_params(b"query=ASK%7B%7D&format=json", "query string") == [
+        ("query", "ASK{}"), ("format", "json")]
+    for _ in range(2):
+        with pytest.raises(sparql_web.ProtocolError, match="not UTF-8"):
+            sparql_web.request_params(b"query=%FF", "query string")
+    filler = "#" + "x" * sparql_web.KEPT_PARSE_BYTES + "\n"
+    long = ("query=" + quote(filler + "ASK {}")).encode("ascii")
+    assert len(long) > sparql_web.KEPT_PARSE_BYTES
+    assert sparql_web.request_params(long, "query string") == [("query", filler + "ASK {}")]
+    ask = "/sparql?query=" + quote("ASK { ?s ?p ?o }")
+    for accept, expected in [("application/sparql-results+xml", "application/sparql-results+xml"),
+                             ("text/csv;q=0.5, application/sparql-results+json", "application/sparql-results+json"),
+                             ("application/sparql-results+xml", "application/sparql-results+xml"),
+                             ("text/csv;q=0.5, application/sparql-results+json", "application/sparql-results+json")]:
+        resp = web.get(ask, headers={"Accept": accept})
+        assert resp.status_code == 200 and resp.mimetype == expected, (accept, resp.status_code, resp.mimetype)
+    for _ in range(2):
+        assert web.get(ask, headers={"Accept": "image/png"}).status_code == 406
+    big = web.get("/sparql?query=" + quote("SELECT * { ?s ?p ?o }"), headers={"Accept-Encoding": "gzip"})
+    assert big.headers.get("Content-Encoding") == "gzip" and big.headers["Vary"] == "Accept, Accept-Encoding"
+    plain = web.get("/sparql?query=" + quote("SELECT * { ?s ?p ?o }"), headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in plain.headers

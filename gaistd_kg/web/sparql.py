@@ -44,6 +44,8 @@ from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
 from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from gaistd_kg import formats
 from gaistd_kg import query
@@ -64,6 +66,8 @@ CORS_EXPOSE = "ETag, Last-Modified, X-GAISTD-Result-Capped, X-GAISTD-Row-Limit, 
 FORM = "application/x-www-form-urlencoded"
 DIRECT_QUERY = "application/sparql-query"
 DIRECT_UPDATE = "application/sparql-update"
+KEPT_PARSE_BYTES = 16384   # query strings and form bodies up to this size keep their parse (the same queries return)
+KEPT_HEADER_BYTES = 1024   # Accept and Accept-Encoding values up to this size keep what they negotiate
 VOID_TRIPLES = "http://rdfs.org/ns/void#triples"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
@@ -262,9 +266,21 @@ class Operation:
 
 
 def request_params(raw: bytes, where: str) -> list[tuple[str, str]]:
+    """The name-value pairs of a query string or form body, in order. Decoding a long percent-encoded query costs more
+    than answering it from the result cache, and clients send the same queries again: the parse of texts up to
+    KEPT_PARSE_BYTES is kept (a refusal is not)."""
+    return list(_kept_params(raw, where) if len(raw) <= KEPT_PARSE_BYTES else _params(raw, where))
+
+
+@lru_cache(maxsize=256)
+def _kept_params(raw: bytes, where: str) -> tuple[tuple[str, str], ...]:
+    return _params(raw, where)
+
+
+def _params(raw: bytes, where: str) -> tuple[tuple[str, str], ...]:
     try:
-        return parse_qsl(raw.decode("ascii", "strict") if raw else "", keep_blank_values=True, encoding="utf-8",
-                         errors="strict")
+        return tuple(parse_qsl(raw.decode("ascii", "strict") if raw else "", keep_blank_values=True,
+                               encoding="utf-8", errors="strict"))
     except UnicodeDecodeError:
         raise ProtocolError(400, f"the {where} is not UTF-8 (the SPARQL Protocol requires UTF-8)") from None
 
@@ -361,12 +377,28 @@ def choose_format(kind: str, tokens: tuple[str, ...] | str | None) -> formats.Fo
             raise ProtocolError(400, errors[0])
         raise ProtocolError(406, f"format={','.join(tokens)} cannot carry this answer; offered: "
                                  + formats.describe(offered))
-    accept = request.accept_mimetypes
-    best = accept.best_match(formats.offered(kind)) if accept.provided else offered[0].media_type
+    best = _best_accepted(kind, request.headers.get("Accept"))
     if best is None:
         raise ProtocolError(406, "none of the accepted media types can carry this answer; offered: "
                                  + formats.describe(offered))
     return formats.lookup(best, kind)
+
+
+def _best_accepted(kind: str, accept: str | None) -> str | None:
+    """The offered media type an Accept header prefers (the kind's default without one), None if it takes none."""
+    if accept is not None and len(accept) <= KEPT_HEADER_BYTES:
+        return _kept_best_accepted(kind, accept)
+    return _negotiate(kind, accept)
+
+
+@lru_cache(maxsize=128)
+def _kept_best_accepted(kind: str, accept: str) -> str | None:
+    return _negotiate(kind, accept)
+
+
+def _negotiate(kind: str, accept: str | None) -> str | None:
+    parsed = parse_accept_header(accept, MIMEAccept)  # what request.accept_mimetypes is
+    return parsed.best_match(formats.offered(kind)) if parsed.provided else formats.of_kind(kind)[0].media_type
 
 
 # --- the route ------------------------------------------------------------------------------------------------------
@@ -562,7 +594,17 @@ _MINIMAL_FORM = """<!DOCTYPE html>
 # --- HTTP details ----------------------------------------------------------------------------------------------------
 
 def _wants_gzip() -> bool:
-    return request.accept_encodings["gzip"] > 0
+    value = request.headers.get("Accept-Encoding")
+    return _accepts_gzip(value) if value is None or len(value) <= KEPT_HEADER_BYTES else _gzip_quality(value)
+
+
+@lru_cache(maxsize=64)
+def _accepts_gzip(value: str | None) -> bool:
+    return _gzip_quality(value)
+
+
+def _gzip_quality(value: str | None) -> bool:
+    return parse_accept_header(value)["gzip"] > 0  # what request.accept_encodings["gzip"] is
 
 
 def etag(build_id: str, built_at: float, *parts: object) -> str:
@@ -604,7 +646,10 @@ def http_date(when: float) -> str:
 def _cache_headers(resp: Response, etag: str, backend: Backend) -> None:
     revalidation_headers(resp, etag, backend.built_at)
     resp.headers["X-GAISTD-Build"] = backend.build_id
-    resp.vary.update(("Accept", "Accept-Encoding"))
+    if "Vary" in resp.headers:
+        resp.vary.update(("Accept", "Accept-Encoding"))
+    else:  # a new answer: the header written at once, not parsed into a set and written back
+        resp.headers["Vary"] = "Accept, Accept-Encoding"
 
 
 def _compressed_response(packed: bytes, content_type: str) -> Response:
