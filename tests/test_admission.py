@@ -116,3 +116,30 @@ def test_a_full_queue_drops_the_newest_request_of_the_client_with_the_most_waiti
     assert got["a3"][0] == "QueryBusy" and "has the most queries waiting" in str(got["a3"][2]), got
     assert got["a3"][1] < 1, got
     assert "waiting already" not in str(got["b"][-1]) and got["b"][1] > 1, got  # b was queued, not refused
+
+
+def test_client_slots_hold_at_most_cap_across_processes(tmp_path):
+    """A client's slots (MAX_CONCURRENT_PER_CLIENT) are lock files shared by every worker process: two ClientSlots on
+    one folder (two open file descriptions, as two processes have) together never hold more than ``cap`` for one
+    client; a released slot is found again wherever the search starts; another client has its own ``cap``."""
+    import os
+
+    from gaistd_kg.web.security import ClientSlots
+
+    one, two = ClientSlots(tmp_path), ClientSlots(tmp_path)
+    held = [one.acquire("10.0.0.1", 3), one.acquire("10.0.0.1", 3), two.acquire("10.0.0.1", 3)]
+    assert all(fd is not None for fd in held)
+    assert len({os.fstat(fd).st_ino for fd in held if fd is not None}) == 3  # three different slot files
+    assert one.acquire("10.0.0.1", 3) is None and two.acquire("10.0.0.1", 3) is None
+    other = two.acquire("10.0.0.2", 3)
+    assert other is not None
+    for k in range(3):  # free each slot in turn: both processes find it, whatever slot they took last
+        fd = held[k]
+        assert fd is not None
+        ClientSlots.release(fd)
+        again = (one if k % 2 else two).acquire("10.0.0.1", 3)
+        assert again is not None and one.acquire("10.0.0.1", 3) is None
+        held[k] = again
+    for fd in [*held, other]:
+        assert fd is not None
+        ClientSlots.release(fd)

@@ -196,21 +196,32 @@ class ClientSlots:
     """``cap`` lock files per client under ``folder``; holding an exclusive flock on one is holding a slot."""
 
     PRUNE_EVERY = 600.0  # seconds between sweeps of slot files left by clients long gone
+    HINTS = 4096         # clients whose last slot a process remembers (forgotten all at once past it)
 
     def __init__(self, folder: Path):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._swept = time.monotonic()
+        self._after: dict[str, int] = {}  # per client key: where this process starts looking for a free slot
 
     def acquire(self, client: str, cap: int) -> int | None:
+        """A slot of ``client``'s ``cap`` (its descriptor, to release), or None when all are held. The search starts
+        after the slot this process took last for that client: the slots before it are most likely still held (a
+        client's requests end roughly in the order they began), and each held slot tried costs three system calls."""
         key = hashlib.sha256(client.encode("utf-8", "replace")).hexdigest()[:24]
-        for n in range(cap):
+        start = self._after.get(key, 0) % cap
+        for i in range(cap):
+            n = (start + i) % cap
             fd = os.open(self.folder / f"{key}.{n}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
             except BlockingIOError:
                 os.close(fd)
+                continue
+            if len(self._after) >= self.HINTS:
+                self._after.clear()
+            self._after[key] = n + 1
+            return fd
         return None
 
     @staticmethod
