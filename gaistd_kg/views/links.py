@@ -1,7 +1,7 @@
 """Links into other datasets: how many external identifier links go from our documents, organisations and
 jurisdictions to each outside dataset (Wikidata, ROR, ELI, CELEX, ISO URN, DOI, ITU-T, DPV and the national legislation
-identifiers of legislation.gov.uk, the Federal Register, e-Gov and URN:NIR), and what share of each kind of entity has
-one.
+identifiers of legislation.gov.uk, the Federal Register, e-Gov, URN:NIR, Australia's Federal Register of Legislation,
+Canada's Justice Laws, Singapore Statutes Online, law.go.kr and LexML), and what share of each kind of entity has one.
 
 The counts are the answer of ``queries/external-links.rq`` (the same text anyone can send to ``/sparql``); the VoID
 description publishes them as one ``void:Linkset`` per target dataset (:func:`add_linksets`), so the two cannot
@@ -49,6 +49,14 @@ TARGETS = {
     "e-gov": Target("e-Gov law search (Japan)", "https://laws.e-gov.go.jp/", "https://laws.e-gov.go.jp/law/"),
     "urn-nir": Target("URN:NIR identifiers of Italian legislation (Normattiva)", "https://www.normattiva.it/",
                       "urn:nir:"),
+    "legislation-gov-au": Target("Federal Register of Legislation (Australia)", "https://www.legislation.gov.au/",
+                                 "https://www.legislation.gov.au/"),
+    "justice-laws": Target("Justice Laws Website (Canada)", "https://laws-lois.justice.gc.ca/",
+                           "https://laws-lois.justice.gc.ca/"),
+    "sso": Target("Singapore Statutes Online", "https://sso.agc.gov.sg/", "https://sso.agc.gov.sg/"),
+    "law-go-kr": Target("National Law Information Center (law.go.kr, Korea)", "https://www.law.go.kr/",
+                        "https://www.law.go.kr/"),
+    "lexml": Target("LexML URNs of Brazilian legislation", "https://www.lexml.gov.br/", "urn:lex:br:"),
 }
 
 
