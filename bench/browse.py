@@ -97,8 +97,10 @@ def cell(results: list[dict]) -> dict:
     hists = [r["hist_us"] for r in results]
     n = sum(r["requests"] for r in results)
     secs = sum(r["seconds"] for r in results)
+    cpu = sum(r["server_cpu_s"] for r in results)
     return {"n": n, "rps": n / secs if secs else 0.0, "p50_ms": percentile_from_hist(hists, 50),
-            "p99_ms": percentile_from_hist(hists, 99), "errors": sum(r["error_count"] for r in results)}
+            "p99_ms": percentile_from_hist(hists, 99), "errors": sum(r["error_count"] for r in results),
+            "cpu_ms": 1000 * cpu / n if n else 0.0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,16 +167,22 @@ def main(argv: list[str] | None = None) -> int:
                         waited = quiet(other)
                         if waited > 2 * 1.0:
                             say(f"  waited {waited:.1f} s for {other.name} to be idle")
-                    runs.setdefault((mix, name), []).append(
-                        run_wrk(srv.host_port, paths, args.clients, args.duration))
+                    pids = srv.pids()
+                    before = cpu_seconds(pids)
+                    turn = run_wrk(srv.host_port, paths, args.clients, args.duration)
+                    # the server's CPU per answer (its processes' user and system time over the turn): what the code
+                    # costs, steadier than throughput, which also depends on how the kernel spreads connections
+                    turn["server_cpu_s"] = cpu_seconds(pids) - before
+                    runs.setdefault((mix, name), []).append(turn)
     finally:
         for srv in servers.values():
             stop_process(srv.proc)
     cells = {f"{mix}/{name}": cell(rs) for (mix, name), rs in runs.items()}
-    rows = [[key, c["n"], c["rps"], c["p50_ms"], c["p99_ms"], c["errors"]] for key, c in cells.items()]
+    rows = [[key, c["n"], c["rps"], c["p50_ms"], c["p99_ms"], c["cpu_ms"], c["errors"]] for key, c in cells.items()]
     md = (f"Build: {args.factor}× the shipped data; {args.clients} clients; {args.rounds} rounds of "
           f"{args.duration:g} s per mix and server, interleaved.\n\n"
-          + md_table(["mix/server", "answers", "req/s", "p50 ms", "p99 ms", "errors"], rows))
+          + md_table(["mix/server", "answers", "req/s", "p50 ms", "p99 ms", "server CPU ms per answer", "errors"],
+                     rows))
     md += ("\nMeasured warm: before the rounds each mix was sent to each server (16+ connections, so that every worker "
            "gets it) until a whole pass had no answer over 100 ms, waiting after each pass for the server to be idle. "
            "The slowest answer of each warming pass (ms), the first being what a worker's first visitors wait: "
@@ -188,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                    f"({base['errors']}): the two did not answer the same work.\n")
         else:
             md += (f"\nCQ mix, ours / {args.baseline} {how}: throughput {ours['rps'] / base['rps']:.3f}×, "
-                   f"p50 {ours['p50_ms'] / base['p50_ms']:.3f}×, p99 {ours['p99_ms'] / base['p99_ms']:.3f}× "
-                   "(acceptance: throughput ≥ 0.9×).\n")
+                   f"p50 {ours['p50_ms'] / base['p50_ms']:.3f}×, p99 {ours['p99_ms'] / base['p99_ms']:.3f}×, "
+                   f"server CPU per answer {ours['cpu_ms'] / base['cpu_ms']:.3f}× (acceptance: throughput ≥ 0.9×).\n")
     name = args.name or f"browse-x{args.factor}"
     write_results(name, {"cells": cells, "factor": args.factor, "clients": args.clients,
                          "baseline": args.baseline, "warming_max_ms": cold}, md, results_dir=args.results_dir)
