@@ -24,7 +24,9 @@ def _first_line(cmd: Sequence[str]) -> str | None:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    text = (out.stdout or out.stderr).strip()
+    if out.returncode != 0:  # a failed probe (a package missing from the peer's venv) is no version
+        return None
+    text = out.stdout.strip()
     return text.splitlines()[0] if text else None
 
 
