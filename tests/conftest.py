@@ -274,14 +274,34 @@ def live_server(live_server_factory, fixture_build_dir: Path) -> str:
 
 # --- W3C protocol summary --------------------------------------------------------------------------------------------
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """After a run that replayed the W3C Protocol manifest, print its table: one line per test, its verdict."""
+W3C_SUMMARY: list[str] = []  # under pytest-xdist, the table as the worker that replayed the manifest sent it
+
+
+def _w3c_summary() -> list[str]:
     runner = sys.modules.get("w3c_runner")
     results = getattr(runner, "RESULTS", None)
-    if not results:
+    return runner.summary_lines(results) if results else W3C_SUMMARY
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands its W3C table to the controller, which prints it (``pytest_testnodedown``)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and _w3c_summary():
+        workeroutput["w3c_summary"] = _w3c_summary()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    W3C_SUMMARY.extend(getattr(node, "workeroutput", {}).get("w3c_summary", []))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """After a run that replayed the W3C Protocol manifest, print its table: one line per test, its verdict."""
+    lines = _w3c_summary()
+    if not lines:
         return
     terminalreporter.section("W3C SPARQL 1.1 Protocol tests")
-    for line in runner.summary_lines(results):
+    for line in lines:
         terminalreporter.write_line(line)
 
 
@@ -440,3 +460,38 @@ def pytest_runtest_protocol(item, nextitem):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# --- the order modules are handed to pytest-xdist workers ----------------------------------------------------------
+
+# The modules that take longest on two cores (measured with --durations, slowest first). With ``--dist loadfile``
+# each module is one unit of work, handed out in collection order to whichever worker is free: the long ones go
+# first, so no worker starts one near the end while the other has finished. Every other module follows, in its own
+# order. A module missing from this list only costs balance, never a test.
+SLOW_FIRST = (
+    "test_bench_scripts.py",
+    "test_fuzz.py",
+    "test_update.py",
+    "test_availability.py",
+    "test_streambuild.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the modules of SLOW_FIRST first (a stable sort: tests keep their order in a module)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile`` hands modules out in the order above, not by how many tests each holds (xdist's default
+    reorder, which would leave the long modules with few tests for last)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    config.option.loadscopereorder = False
+    return LoadFileScheduling(config, log)
