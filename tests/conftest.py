@@ -272,6 +272,13 @@ def live_server(live_server_factory, fixture_build_dir: Path) -> str:
     return live_server_factory(fixture_build_dir).url
 
 
+@pytest.fixture(scope="session")
+def real_server(live_server_factory, real_build_dir: Path) -> str:
+    """Base URL of the real server process serving the shipped build (``real_build_dir``) with the default
+    settings, one per session for every module that only reads from it."""
+    return live_server_factory(real_build_dir).url
+
+
 # --- W3C protocol summary --------------------------------------------------------------------------------------------
 
 W3C_SUMMARY: list[str] = []  # under pytest-xdist, the table as the worker that replayed the manifest sent it
