@@ -8,8 +8,11 @@ build directory and any ``GAISTD_*`` settings (the W3C runner uses it with the p
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import os
+import pickle
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,6 +31,7 @@ from rdflib import Graph
 from gaistd_kg import store as store_mod
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 SHARED = REPO.parent / "shared"
 # The W3C SPARQL 1.1 test suites (protocol, graph store protocol): one setting, GAISTD_W3C_DIR, defaulting to the shared
 # folder next to the repository. Missing: the tests that need them skip saying where they looked, except under
@@ -268,16 +272,43 @@ def live_server(live_server_factory, fixture_build_dir: Path) -> str:
     return live_server_factory(fixture_build_dir).url
 
 
+@pytest.fixture(scope="session")
+def real_server(live_server_factory, real_build_dir: Path) -> str:
+    """Base URL of the real server process serving the shipped build (``real_build_dir``) with the default
+    settings, one per session for every module that only reads from it."""
+    return live_server_factory(real_build_dir).url
+
+
 # --- W3C protocol summary --------------------------------------------------------------------------------------------
+
+W3C_SUMMARY: list[str] = []  # under pytest-xdist, the table as the worker that replayed the manifest sent it
+
+
+def _w3c_summary() -> list[str]:
+    runner = sys.modules.get("w3c_runner")
+    results = getattr(runner, "RESULTS", None)
+    return runner.summary_lines(results) if results else W3C_SUMMARY
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands its W3C table to the controller, which prints it (``pytest_testnodedown``)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and _w3c_summary():
+        workeroutput["w3c_summary"] = _w3c_summary()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    W3C_SUMMARY.extend(getattr(node, "workeroutput", {}).get("w3c_summary", []))
+
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """After a run that replayed the W3C Protocol manifest, print its table: one line per test, its verdict."""
-    runner = sys.modules.get("w3c_runner")
-    results = getattr(runner, "RESULTS", None)
-    if not results:
+    lines = _w3c_summary()
+    if not lines:
         return
     terminalreporter.section("W3C SPARQL 1.1 Protocol tests")
-    for line in runner.summary_lines(results):
+    for line in lines:
         terminalreporter.write_line(line)
 
 
@@ -300,25 +331,61 @@ def require_chromium() -> Path:
     pytest.skip(message)
 
 
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of the whole test run: pytest's base folder, or under pytest-xdist (``-n``) its parent,
+    which every worker of the run shares (each worker's base folder is a ``popen-gw<N>`` inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], T]) -> tuple[Path, T]:
+    """``make(<run folder>/<name>)`` once per test run, whichever worker asks first; the others wait for it (a lock
+    file) and get the folder and what ``make`` returned (pickled beside it). A ``make`` that raises is tried again by
+    the next one to ask, so each sees the failure. What is made here is read, never written to: copy it first."""
+    root = run_dir(tmp_path_factory)
+    out, done = root / name, root / f"{name}.result.pickle"
+    with open(root / f"{name}.lock", "wb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not done.exists():
+            if out.exists():  # a failed attempt's leftovers
+                shutil.rmtree(out)
+            result = make(out)
+            done.write_bytes(pickle.dumps(result))
+    return out, pickle.loads(done.read_bytes())
+
+
+def copy_build(src: Path, dst: Path) -> Path:
+    """A build folder copied (its stores, ``current`` kept a link), without what a server or a write left in it."""
+    shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns("run", "cache", ".lock"))
+    return Path(dst)
+
+
 @pytest.fixture(scope="session")
-def real_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped data (ontology/, shapes/, data/ of this repository) built once for the whole test session."""
+def real_build(tmp_path_factory: pytest.TempPathFactory):
+    """The shipped data (ontology/, shapes/, data/ of this repository) built once for the whole test run, every
+    pytest-xdist worker included: (build folder, the build's BuildResult)."""
     from gaistd_kg.pipeline.build import build
 
-    out = tmp_path_factory.getbasetemp() / "real-build"
-    build(REPO, out)
-    return out
+    return made_once(tmp_path_factory, "real-build", lambda out: build(REPO, out))
+
+
+@pytest.fixture(scope="session")
+def real_build_dir(real_build) -> Path:
+    """The folder of ``real_build``. Read it, never write to it (``copy_build`` it first)."""
+    return real_build[0]
+
+
+def _generate_x2(out: Path) -> None:
+    gen = subprocess.run([sys.executable, str(REPO / "bench" / "generate.py"), "--factor", "2", "--out", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert gen.returncode == 0, gen.stderr
 
 
 @pytest.fixture(scope="session")
 def generated_x2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """bench/generate.py's project folder at 2x the shipped data, generated once for the whole session (the bench
+    """bench/generate.py's project folder at 2x the shipped data, generated once for the whole test run (the bench
     scripts' test builds it; the streaming build's test compares both build paths on it). Read it, never write to it."""
-    out = tmp_path_factory.getbasetemp() / "generated-x2"
-    gen = subprocess.run([sys.executable, str(REPO / "bench" / "generate.py"), "--factor", "2", "--out", str(out)],
-                         capture_output=True, text=True, timeout=120)
-    assert gen.returncode == 0, gen.stderr
-    return out
+    return made_once(tmp_path_factory, "generated-x2", _generate_x2)[0]
 
 
 def http_call(base: str, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None,
@@ -370,3 +437,73 @@ def shots(tmp_path_factory) -> Path:
     folder = Path(os.environ.get("GAISTD_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# --- tests that run alone under pytest-xdist -----------------------------------------------------------------------
+
+def _turn_file(config: pytest.Config, name: str) -> Path:
+    """A lock file of the run, in the folder its workers share (each worker's ``--basetemp`` is a folder inside it)."""
+    return Path(config.option.basetemp).parent / f"alone.{name}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Under pytest-xdist (``-n``), a test marked ``alone`` (its assertions are timed: "answered within 2 s") runs
+    while no other worker runs a test: it takes the run's lock file exclusively, every other test takes it shared,
+    each for its whole protocol (set-up, call, tear-down, so the module fixtures it starts or stops are inside). A
+    second lock file is the turnstile that keeps a waiting ``alone`` test from being passed by the other worker's
+    next tests. Without ``-n``, nothing is taken."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    alone = item.get_closest_marker("alone") is not None
+    with open(_turn_file(item.config, "turnstile"), "ab") as turnstile, open(_turn_file(item.config, "lock"), "ab") as lock:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# --- the order modules are handed to pytest-xdist workers ----------------------------------------------------------
+
+# The modules that take longest on two cores (measured with --durations, slowest first). With ``--dist loadfile``
+# each module is one unit of work, handed out in collection order to whichever worker is free: the long ones go
+# first, so no worker starts one near the end while the other has finished. Every other module follows, in its own
+# order. A module missing from this list only costs balance, never a test.
+SLOW_FIRST = (
+    "test_bench_scripts.py",   # ~6 min on one core (the 2x graph built, scale.py at 1x and 2x)
+    "test_update.py",          # ~5 min
+    "test_streambuild.py",     # ~4 min
+    "test_availability.py",    # ~3 min, alone
+    "test_fuzz.py",            # ~2.5 min
+    "test_build.py",           # ~2 min
+    "test_fastreason.py",      # ~1.6 min
+    "test_limits.py",
+    "test_evidence.py",
+    "test_catalogue.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the modules of SLOW_FIRST first (a stable sort: tests keep their order in a module)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile`` hands modules out in the order above, not by how many tests each holds (xdist's default
+    reorder, which would leave the long modules with few tests for last)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    config.option.loadscopereorder = False
+    return LoadFileScheduling(config, log)

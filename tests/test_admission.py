@@ -14,6 +14,8 @@ import pytest
 from gaistd_kg import query
 from gaistd_kg.query import pool as querypool
 
+pytestmark = pytest.mark.alone  # timed: a light query within 2 s, a refusal within 1 s
+
 # five-way cross product of the fixture build: runs far past any deadline here
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o }"
 

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import make_build
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.alone]  # timed: answered within 2 s
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # 27 million rows on 300 triples
 LIGHT_WITHIN = 2.0

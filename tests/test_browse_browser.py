@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
 @pytest.fixture(scope="module")
-def server(live_server_factory, real_build_dir) -> str:
-    return live_server_factory(real_build_dir).url
+def server(real_server) -> str:
+    return real_server
 
 
 def test_search_box_on_every_page_finds_a_two_character_chinese_word(browser, server, shots):

@@ -165,6 +165,7 @@ def test_urllib_raises_with_the_message_a_person_can_read(live_server):
     assert err.value.code == 400 and b"SERVICE" in err.value.read()
 
 
+@pytest.mark.alone  # timed
 def test_a_huge_cross_product_is_capped_not_computed(live_server):
     """With the default ROW_LIMIT the three-pattern cross product is cut at the limit and returned before the default
     QUERY_TIMEOUT (computed whole, it runs for minutes and would end in a 503 at the deadline)."""
@@ -214,6 +215,7 @@ def slow_server(tmp_path_factory, live_server_factory):
 SLOW_TIMEOUT = 1  # seconds, slow_server's QUERY_TIMEOUT
 
 
+@pytest.mark.alone  # timed, and it looks for orphaned query processes machine-wide
 def test_a_query_past_the_deadline_is_stopped_and_its_worker_replaced(slow_server):
     """CROSS runs past QUERY_TIMEOUT=1: 503 naming the limit within the deadline plus slack; queries sent meanwhile
     are answered; afterwards every gunicorn worker has its QUERY_WORKERS query processes again, the killed one is

@@ -34,8 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
 
-from conftest import fixture_graphs, make_build
-from gaistd_kg.pipeline.build import build
+from conftest import copy_build, fixture_graphs, make_build
 from gaistd_kg.iris import KINDS, ROOT
 from gaistd_kg.web import create_app, openapi
 from test_clients import proc_table, query_workers
@@ -90,11 +89,10 @@ STATS = Stats()
 
 
 @pytest.fixture(scope="module")
-def fuzz(tmp_path_factory, live_server_factory):
+def fuzz(tmp_path_factory, live_server_factory, real_build_dir):
     """The real server on a real build of the shipped data (the pages, the report and the endpoint all have what they
-    expect to find): reads are fuzzed here."""
-    build_dir = tmp_path_factory.mktemp("fuzz-build")
-    build(ROOT, build_dir)
+    expect to find; a copy of the session's build): reads are fuzzed here."""
+    build_dir = copy_build(real_build_dir, tmp_path_factory.mktemp("fuzz-build") / "build")
     return _started(live_server_factory(build_dir, workers=HTTP_WORKERS, extra_args=("--threads", "4"), config={
         "QUERY_TIMEOUT": QUERY_TIMEOUT, "QUERY_WORKERS": QUERY_WORKERS, "MAX_CONCURRENT_PER_CLIENT": 8}))
 

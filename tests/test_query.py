@@ -309,6 +309,7 @@ def test_construct_is_capped_in_triples_with_a_comment(pool):
     assert len(list(ox.parse(result.body, format=ox.RdfFormat.TURTLE))) == 4
 
 
+@pytest.mark.alone  # timed
 def test_the_cap_stops_the_work(pool):
     """A huge answer is not computed past the cap: a cross product of five patterns returns at once."""
     start = time.monotonic()
@@ -379,6 +380,7 @@ def test_syntax_errors_carry_pyoxigraphs_message_and_position(pool):
 
 # --- the deadline ---------------------------------------------------------------------------------------------------
 
+@pytest.mark.alone  # timed
 def test_a_query_past_its_deadline_is_killed_and_its_worker_replaced(fixture_build_dir):
     """Past QUERY_TIMEOUT the worker process is killed (its CPU freed), a new one takes its place, the error names
     the limit, and the pool answers again at once."""
@@ -400,6 +402,7 @@ def test_a_query_past_its_deadline_is_killed_and_its_worker_replaced(fixture_bui
         p.close()
 
 
+@pytest.mark.alone  # timed
 def test_other_queries_are_answered_while_one_runs_long(fixture_build_dir):
     """One slow query holds one worker; the other workers keep answering meanwhile."""
     timeout = 3.0

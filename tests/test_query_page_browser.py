@@ -27,8 +27,8 @@ HEADERS = ["doc", "jurisdiction", "title", "documentsOfThatJurisdiction"]
 
 
 @pytest.fixture(scope="module")
-def server(live_server_factory, real_build_dir) -> str:
-    return live_server_factory(real_build_dir).url
+def server(real_server) -> str:
+    return real_server
 
 
 

@@ -43,8 +43,8 @@ def tables(build_dir) -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def server(live_server_factory, build_dir) -> str:
-    return live_server_factory(build_dir).url
+def server(real_server) -> str:
+    return real_server
 
 
 @pytest.fixture(scope="module")

@@ -64,8 +64,8 @@ READ_AXES = """name => {
 
 
 @pytest.fixture(scope="module")
-def server(live_server_factory, real_build_dir) -> str:
-    return live_server_factory(real_build_dir).url
+def server(real_server) -> str:
+    return real_server
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ def test_gaistd_serve_the_config_file_and_the_test_server_share_one_table():
     assert opts["post_worker_init"] is serving.install and opts["threads"] == serving.THREADS
 
 
+@pytest.mark.alone  # timed
 def test_headers_trickled_past_their_deadline_get_408_and_the_connection_ends(pair, monkeypatch):
     """A client sending a header line now and then: once HEADER_SECONDS have passed since the first byte, the read
     answers 408 and ends the connection (reported to gunicorn as a reset, which it closes quietly)."""
@@ -82,6 +83,7 @@ def test_a_body_trickled_past_its_deadline_is_a_408_for_the_app(pair, monkeypatc
     assert err.value.code == 408
 
 
+@pytest.mark.alone  # timed
 def test_a_client_that_reads_nothing_is_dropped_after_the_send_time(pair, monkeypatch):
     """An answer the client never reads: the write gives up after SEND_SECONDS as a broken pipe (gunicorn drops the
     connection quietly), never holding the thread."""

@@ -21,8 +21,8 @@ QUERY = """SELECT ?doc ?score WHERE {{
 
 
 @pytest.fixture(scope="module")
-def server(live_server_factory, real_build_dir):
-    return live_server_factory(real_build_dir).url
+def server(real_server):
+    return real_server
 
 
 def sparql(base: str, text: str) -> list[dict]:

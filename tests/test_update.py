@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import pyoxigraph as ox
 import pytest
 
 import w3c_runner
-from conftest import REPO, W3C_DIR, fixture_graphs, http_call, make_build, require_w3c
+from conftest import REPO, W3C_DIR, copy_build, fixture_graphs, http_call, make_build, require_w3c
 from gaistd_kg.pipeline.build import build
 from gaistd_kg.iris import GRAPH, ROOT
 from test_clients import proc_table
@@ -136,11 +135,6 @@ def shipped_build(real_build_dir) -> Path:
     """A build of the shipped data (ontology, shapes, data of this repository): the session's, never written to here
     (every test that writes copies it first, with copy_build)."""
     return real_build_dir
-
-
-def copy_build(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns("run", "cache", ".lock"))
-    return dst
 
 
 @pytest.fixture(scope="module")

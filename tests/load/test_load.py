@@ -1,7 +1,7 @@
 """Under load: the competency questions keep being answered while other clients send pathological queries.
 
 The real server (gunicorn, one HTTP worker process with threads, a pool of query processes) serves a real build of the
-shipped data (``gaistd_kg.pipeline.build.build(ROOT, …)``). It trusts 127.0.0.1 as a proxy, so each simulated client is its own
+shipped data (the session's ``real_build_dir``, copied). It trusts 127.0.0.1 as a proxy, so each simulated client is its own
 address (X-Forwarded-For) for the per-client cap. The competency questions (``queries/cq*.rq``) run on the idle
 server before and after the attack: the slower of the two p99 latencies is the idle value (the machine may be busy
 with something else for a while). For a fixed time, three attackers loop over pathological queries (a cross
@@ -24,11 +24,11 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from gaistd_kg.pipeline.build import build
+from conftest import copy_build
 from gaistd_kg.iris import ROOT
 from test_clients import proc_table, query_workers
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.alone]  # timed: each answer within the deadline
 
 QUERY_WORKERS = 6
 QUERY_TIMEOUT = 2
@@ -83,9 +83,8 @@ def pool_state(master: int) -> dict[int, list[int]]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, live_server_factory):
-    build_dir = tmp_path_factory.mktemp("load-build")
-    build(ROOT, build_dir)
+def server(tmp_path_factory, live_server_factory, real_build_dir):
+    build_dir = copy_build(real_build_dir, tmp_path_factory.mktemp("load-build") / "build")
     return live_server_factory(build_dir, workers=1, extra_args=("--threads", "12"), config={
         "QUERY_WORKERS": QUERY_WORKERS, "QUERY_TIMEOUT": QUERY_TIMEOUT, "QUERY_MEMORY_LIMIT": 512,
         "TRUSTED_PROXIES": ["127.0.0.1"], "MAX_CONCURRENT_PER_CLIENT": 2})

@@ -134,6 +134,7 @@ def _send_all(sock: socket.socket, data: bytes) -> None:
             time.sleep(0.001)
 
 
+@pytest.mark.alone  # timed
 @pytest.mark.parametrize("method,path,media", [
     ("POST", "/sparql", "application/sparql-query"),
     ("POST", "/sparql/update", "application/sparql-update"),

@@ -262,6 +262,7 @@ def test_the_trace_covers_the_query_worker(traced):
     assert re.search(r"open(at)?\(.*gaistd_kg/query/pool\.py", traced["trace"])
 
 
+@pytest.mark.alone  # timed
 def test_an_allow_listed_service_is_called_and_bounded_by_service_timeout(canary, tmp_path_factory,
                                                                           live_server_factory):
     """Control for the listener and the trace: when an operator allow-lists the listener as a SERVICE endpoint, the

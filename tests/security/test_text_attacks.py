@@ -14,7 +14,7 @@ import pytest
 
 from conftest import http_call
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.alone]  # timed: answered within 2 s
 
 ATTACKS = {
     "64 KiB unterminated string of escaped quotes": 'SELECT * WHERE { BIND("' + '\\"' * 32768,
