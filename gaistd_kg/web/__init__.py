@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 

@@ -37,7 +37,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from email.utils import formatdate
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -265,18 +265,28 @@ class Operation:
     format: tuple[str, ...]          # the ``format`` / ``output`` values, comma lists split, in the order sent
 
 
+def kept_while_short(limit: int, maxsize: int):
+    """Keep the answers of a pure function of a few texts (LRU of ``maxsize``) while every text is at most ``limit``
+    long; longer texts are answered afresh each time, and a raised error is never kept. Clients send the same queries
+    and headers again, and reading them again cost more than answering a cached query."""
+    def wrap(fn):
+        kept = lru_cache(maxsize=maxsize)(fn)
+
+        @wraps(fn)
+        def call(*texts):
+            return kept(*texts) if all(t is None or len(t) <= limit for t in texts) else fn(*texts)
+
+        return call
+
+    return wrap
+
+
 def request_params(raw: bytes, where: str) -> list[tuple[str, str]]:
-    """The name-value pairs of a query string or form body, in order. Decoding a long percent-encoded query costs more
-    than answering it from the result cache, and clients send the same queries again: the parse of texts up to
-    KEPT_PARSE_BYTES is kept (a refusal is not)."""
-    return list(_kept_params(raw, where) if len(raw) <= KEPT_PARSE_BYTES else _params(raw, where))
+    """The name-value pairs of a query string or form body, in order (a new list: the caller may add to it)."""
+    return list(_params(raw, where))
 
 
-@lru_cache(maxsize=256)
-def _kept_params(raw: bytes, where: str) -> tuple[tuple[str, str], ...]:
-    return _params(raw, where)
-
-
+@kept_while_short(KEPT_PARSE_BYTES, 256)
 def _params(raw: bytes, where: str) -> tuple[tuple[str, str], ...]:
     try:
         return tuple(parse_qsl(raw.decode("ascii", "strict") if raw else "", keep_blank_values=True,
@@ -384,19 +394,9 @@ def choose_format(kind: str, tokens: tuple[str, ...] | str | None) -> formats.Fo
     return formats.lookup(best, kind)
 
 
+@kept_while_short(KEPT_HEADER_BYTES, 128)
 def _best_accepted(kind: str, accept: str | None) -> str | None:
     """The offered media type an Accept header prefers (the kind's default without one), None if it takes none."""
-    if accept is not None and len(accept) <= KEPT_HEADER_BYTES:
-        return _kept_best_accepted(kind, accept)
-    return _negotiate(kind, accept)
-
-
-@lru_cache(maxsize=128)
-def _kept_best_accepted(kind: str, accept: str) -> str | None:
-    return _negotiate(kind, accept)
-
-
-def _negotiate(kind: str, accept: str | None) -> str | None:
     parsed = parse_accept_header(accept, MIMEAccept)  # what request.accept_mimetypes is
     return parsed.best_match(formats.offered(kind)) if parsed.provided else formats.of_kind(kind)[0].media_type
 
@@ -594,16 +594,11 @@ _MINIMAL_FORM = """<!DOCTYPE html>
 # --- HTTP details ----------------------------------------------------------------------------------------------------
 
 def _wants_gzip() -> bool:
-    value = request.headers.get("Accept-Encoding")
-    return _accepts_gzip(value) if value is None or len(value) <= KEPT_HEADER_BYTES else _gzip_quality(value)
+    return _accepts_gzip(request.headers.get("Accept-Encoding"))
 
 
-@lru_cache(maxsize=64)
+@kept_while_short(KEPT_HEADER_BYTES, 64)
 def _accepts_gzip(value: str | None) -> bool:
-    return _gzip_quality(value)
-
-
-def _gzip_quality(value: str | None) -> bool:
     return parse_accept_header(value)["gzip"] > 0  # what request.accept_encodings["gzip"] is
 
 
